@@ -1,0 +1,1 @@
+"""Incident Lifecycle for Port: the shared layer every function of the SAM bundle imports."""

@@ -1,0 +1,1 @@
+"""Authentication of incoming requests: monitoring-tool webhooks and Port action runs."""

@@ -1,0 +1,86 @@
+"""Prometheus Alertmanager webhook receiver (`webhook_configs`, payload `version: "4"`).
+
+Quirks: the top-level `status` says `firing` while any alert of the group fires, so each alert's own
+`status` is the truth; firing alerts carry the zero time `0001-01-01T00:00:00Z` as `endsAt`;
+`truncatedAlerts` counts alerts dropped by `max_alerts`, which are never re-sent (we normalize what
+is present). `fingerprint` hashes the label set and is stable from firing to resolved.
+Grafana's unified alerting embeds the same pipeline, so `alert_elements` serves it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from incident_core.errors import MalformedRequest
+from incident_core.models import Alert, AlertStatus, Source
+from incident_core.normalizers.common import (
+    Headers,
+    default_title,
+    describe,
+    lookup,
+    raw_payload,
+    require_external_id,
+    rfc3339,
+    shared_severity,
+    text,
+)
+
+_ALERT_STATUS = {"resolved": AlertStatus.RESOLVED}
+GROUP_FIELDS = ("receiver", "groupKey", "groupLabels", "commonLabels", "commonAnnotations", "externalURL")
+
+
+def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
+    return alert_elements(Source.PROMETHEUS, payload, title_of=lambda labels: text(labels.get("alertname")))
+
+
+def alert_elements(
+    source: Source,
+    payload: dict[str, Any],
+    *,
+    title_of: Callable[[Mapping[str, Any]], str | None],
+    group_fields: tuple[str, ...] = GROUP_FIELDS,
+) -> list[Alert]:
+    """One alert per entry of `alerts[]`, in payload order (shared by Alertmanager and Grafana)."""
+    entries = payload.get("alerts")
+    if not isinstance(entries, list):
+        raise MalformedRequest("alerts", "expected a list of alerts")
+    group = {name: payload[name] for name in group_fields if name in payload}
+    return [_alert(source, index, entry, group, title_of) for index, entry in enumerate(entries)]
+
+
+def _alert(
+    source: Source,
+    index: int,
+    entry: Any,
+    group: dict[str, Any],
+    title_of: Callable[[Mapping[str, Any]], str | None],
+) -> Alert:
+    field = f"alerts[{index}]"
+    if not isinstance(entry, Mapping):
+        raise MalformedRequest(field, "expected an object")
+    labels = entry.get("labels") if isinstance(entry.get("labels"), Mapping) else {}
+    annotations = entry.get("annotations") if isinstance(entry.get("annotations"), Mapping) else {}
+    external_id = require_external_id(text(entry.get("fingerprint")), f"{field}.fingerprint")
+    status = lookup(_ALERT_STATUS, entry.get("status")) or AlertStatus.OPEN
+    ended_at = rfc3339(entry.get("endsAt"), f"{field}.endsAt")
+    return Alert(
+        title=title_of(labels) or default_title(source, external_id),
+        description=describe(
+            [
+                ("", annotations.get("summary")),
+                ("", annotations.get("description") or annotations.get("message")),
+                ("Runbook", annotations.get("runbook_url")),
+                ("Labels", labels),
+                ("Source", entry.get("generatorURL")),
+            ]
+        ),
+        severity=shared_severity(labels.get("severity")),
+        status=status,
+        source=source,
+        externalId=external_id,
+        startedAt=rfc3339(entry.get("startsAt"), f"{field}.startsAt"),
+        endedAt=ended_at if status is AlertStatus.RESOLVED else None,
+        rawPayload=raw_payload({**group, "alert": entry}),
+    )
+
