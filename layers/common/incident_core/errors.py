@@ -55,9 +55,12 @@ class ConfigurationError(IncidentCoreError):
 
 
 class UpstreamError(IncidentCoreError):
-    """A remote API (Port or a provider) failed; `retryable` says whether trying again may help."""
+    """A dependency (Port, a provider, an AWS service) failed; `retryable` says whether trying again may help.
 
-    http_status = 502
+    503 tells a webhook sender to retry later, which is what keeps its alert from being lost.
+    """
+
+    http_status = 503
 
     def __init__(self, message: str, *, status_code: int | None = None, retryable: bool = True) -> None:
         super().__init__(message)

@@ -22,7 +22,7 @@ from incident_core.models import Source
 
 GRAFANA_SIGNATURE_HEADER = "x-grafana-alerting-signature"
 SENTRY_SIGNATURE_HEADER = "sentry-hook-signature"
-INGEST_TOKEN_HEADER = "x-ingest-token"
+INGEST_TOKEN_HEADER = "x-ingest-token"  # noqa: S105 - a header name, not a secret
 _HMAC_SIGNATURE_HEADERS = {Source.GRAFANA: GRAFANA_SIGNATURE_HEADER, Source.SENTRY: SENTRY_SIGNATURE_HEADER}
 
 
@@ -34,9 +34,9 @@ class SourceCredentials(BaseModel):
     token: str | None = None
     hmac: str | None = None
     basic: str | None = None
-    timestampHeader: str = "X-Grafana-Alerting-Timestamp"  # noqa: N815 - the secret's documented key
-    requireTimestamp: bool = False  # noqa: N815
-    toleranceSeconds: int = 300  # noqa: N815
+    timestampHeader: str = "X-Grafana-Alerting-Timestamp"
+    requireTimestamp: bool = False
+    toleranceSeconds: int = 300
 
 
 class WebhookSecrets(BaseModel):

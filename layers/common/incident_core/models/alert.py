@@ -72,10 +72,10 @@ class Alert(BaseModel):
     severity: Severity
     status: AlertStatus
     source: Source
-    externalId: str = Field(min_length=1)  # noqa: N815 - the blueprint's property id
-    startedAt: str | None = None  # noqa: N815
-    endedAt: str | None = None  # noqa: N815
-    rawPayload: dict[str, Any] = Field(default_factory=dict)  # noqa: N815
+    externalId: str = Field(min_length=1)
+    startedAt: str | None = None
+    endedAt: str | None = None
+    rawPayload: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def dedup_key(self) -> str:

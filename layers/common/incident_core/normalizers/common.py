@@ -57,9 +57,14 @@ def dig(obj: Any, *path: str | int) -> Any:
     return current
 
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a JSON object, else an empty one (an absent object has no fields)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def text(value: Any) -> str | None:
     """The trimmed text of a value, or None when absent (missing, null, or blank after trimming)."""
-    if value is None or isinstance(value, bool) or isinstance(value, Mapping | list):
+    if value is None or isinstance(value, bool | Mapping | list):
         return None
     if isinstance(value, Decimal):
         value = format(value, "f")
@@ -85,9 +90,7 @@ SHARED_SEVERITY: dict[str, Severity] = {
     **dict.fromkeys(("critical", "crit", "fatal", "emergency", "p1", "sev1", "sev-1"), Severity.CRITICAL),
     **dict.fromkeys(("high", "error", "major", "p2", "sev2", "sev-2"), Severity.HIGH),
     **dict.fromkeys(("warning", "warn", "medium", "minor", "p3", "sev3", "sev-3"), Severity.WARNING),
-    **dict.fromkeys(
-        ("info", "informational", "low", "none", "debug", "p4", "p5", "sev4", "sev5"), Severity.INFO
-    ),
+    **dict.fromkeys(("info", "informational", "low", "none", "debug", "p4", "p5", "sev4", "sev5"), Severity.INFO),
 }
 
 

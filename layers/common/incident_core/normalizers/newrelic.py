@@ -1,7 +1,90 @@
-"""Placeholder until the newrelic normalizer lands."""
+"""New Relic workflow webhook destination (issues), the default Handlebars template plus three variables.
 
+Quirks: the default template carries the issue UUID (`id`, the dedup key), `state`
+(`CREATED`/`ACTIVATED`/`CLOSED`/`DEACTIVATED`), `priority` and epoch-millisecond `createdAt`/`updatedAt`
+numbers. `title` is null when the issue has no title annotation. An acknowledgement does not change
+`state`: the default template only shows `trigger: "USER_ACTION"` with `state: "ACTIVATED"`, which other user
+actions share, so acknowledgement is read from the extra `acknowledgedBy`/`acknowledgedAt` variables, and
+the close time from the extra `closedAt`. The legacy notification-channel format (`current_state`,
+`incident_id`) is a different, deprecated payload and is not accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
 from typing import Any
 
+from incident_core.models import Alert, AlertStatus, Severity, Source
+from incident_core.normalizers.common import (
+    Headers,
+    describe,
+    dig,
+    epoch_millis,
+    first_text,
+    lookup,
+    raw_payload,
+    require_external_id,
+    text,
+)
 
-def parse(headers: Any, payload: Any) -> Any:
-    raise NotImplementedError
+_PRIORITY_SEVERITY = {
+    "critical": Severity.CRITICAL,
+    "high": Severity.HIGH,
+    "medium": Severity.WARNING,
+    "low": Severity.INFO,
+}
+_STATE_STATUS = {"closed": AlertStatus.RESOLVED, "deactivated": AlertStatus.RESOLVED}
+
+
+def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
+    external_id = require_external_id(text(payload.get("id")), "id")
+    status = _status(payload)
+    ended_at = None
+    if status is AlertStatus.RESOLVED:
+        ended_at = epoch_millis(payload.get("closedAt"), "closedAt") or epoch_millis(
+            payload.get("updatedAt"), "updatedAt"
+        )
+    return [
+        Alert(
+            title=first_text(payload.get("title"), dig(payload, "alertConditionNames", 0))
+            or f"New Relic issue {external_id}",
+            description=describe(
+                [
+                    ("Issue", payload.get("issueUrl")),
+                    ("State", payload.get("state")),
+                    ("Trigger", payload.get("trigger")),
+                    ("Priority", payload.get("priority")),
+                    ("Impacted entities", payload.get("impactedEntities")),
+                    ("Conditions", payload.get("alertConditionNames")),
+                    ("Policies", payload.get("alertPolicyNames")),
+                    ("Sources", payload.get("sources")),
+                    ("Incidents", payload.get("totalIncidents")),
+                    ("Workflow", payload.get("workflowName")),
+                    ("Acknowledged by", _acknowledger(payload.get("acknowledgedBy"))),
+                ]
+            ),
+            severity=lookup(_PRIORITY_SEVERITY, payload.get("priority")) or Severity.WARNING,
+            status=status,
+            source=Source.NEWRELIC,
+            externalId=external_id,
+            startedAt=epoch_millis(payload.get("createdAt"), "createdAt"),
+            endedAt=ended_at,
+            rawPayload=raw_payload(payload),
+        )
+    ]
+
+
+def _status(payload: dict[str, Any]) -> AlertStatus:
+    resolved = lookup(_STATE_STATUS, payload.get("state"))
+    if resolved is not None:
+        return resolved
+    if _acknowledger(payload.get("acknowledgedBy")) is not None or text(payload.get("acknowledgedAt")):
+        return AlertStatus.ACKNOWLEDGED
+    return AlertStatus.OPEN
+
+
+def _acknowledger(value: Any) -> str | None:
+    """Who acknowledged: a name, or an object rendered by `{{json acknowledgedBy}}` (name/email/id)."""
+    if isinstance(value, Mapping):
+        return first_text(*(value.get(key) for key in ("name", "email", "id")), *value.values())
+    return text(value)

@@ -19,6 +19,7 @@ from incident_core.normalizers.common import (
     default_title,
     describe,
     lookup,
+    mapping,
     raw_payload,
     require_external_id,
     rfc3339,
@@ -59,8 +60,8 @@ def _alert(
     field = f"alerts[{index}]"
     if not isinstance(entry, Mapping):
         raise MalformedRequest(field, "expected an object")
-    labels = entry.get("labels") if isinstance(entry.get("labels"), Mapping) else {}
-    annotations = entry.get("annotations") if isinstance(entry.get("annotations"), Mapping) else {}
+    labels = mapping(entry.get("labels"))
+    annotations = mapping(entry.get("annotations"))
     external_id = require_external_id(text(entry.get("fingerprint")), f"{field}.fingerprint")
     status = lookup(_ALERT_STATUS, entry.get("status")) or AlertStatus.OPEN
     ended_at = rfc3339(entry.get("endsAt"), f"{field}.endsAt")
@@ -83,4 +84,3 @@ def _alert(
         endedAt=ended_at if status is AlertStatus.RESOLVED else None,
         rawPayload=raw_payload({**group, "alert": entry}),
     )
-

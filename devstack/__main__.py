@@ -1,0 +1,144 @@
+"""`make run`: the local stack. Embedded AWS (moto) on :5000, the API on :3000, the queue wired to the processor.
+
+Every route of template.yaml runs its real handler with its own environment from the template.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.gateway import Gateway
+from devstack.poller import QueuePoller
+from devstack.runtime import LocalFunction, local_functions
+from devstack.stack import DEFAULT_WEBHOOK_SECRETS_FILE, EmbeddedAws, LocalResources, aws_environment
+from devstack.template import functions, load_template
+
+
+@dataclass
+class LocalStack:
+    aws: EmbeddedAws
+    gateway: Gateway
+    pollers: list[QueuePoller]
+    functions: dict[str, LocalFunction]
+    resources: LocalResources
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.gateway.stop()
+        self.aws.stop()
+
+
+def start(
+    *,
+    host: str = "127.0.0.1",
+    api_port: int = 3000,
+    aws_port: int = 5000,
+    webhook_secrets_file: Path | None = None,
+    visibility_timeout: int | None = 5,
+    poll: bool = True,
+    extra_environment: dict[str, str] | None = None,
+) -> LocalStack:
+    template = load_template()
+    aws = EmbeddedAws(host, aws_port)
+    aws.start()
+    environment = aws_environment(aws.endpoint)
+    os.environ.update(environment)  # the CLI and the pollers talk to the same embedded AWS
+    port_credentials = {
+        "clientId": os.environ.get("PORT_CLIENT_ID", ""),
+        "clientSecret": os.environ.get("PORT_CLIENT_SECRET", ""),
+    }
+    resources = aws.provision(
+        template,
+        webhook_secrets_file=webhook_secrets_file
+        or Path(os.environ.get("WEBHOOK_SECRETS_FILE", DEFAULT_WEBHOOK_SECRETS_FILE)),
+        port_credentials=port_credentials,
+        visibility_timeout=visibility_timeout,
+    )
+    base = {**environment, "POWERTOOLS_METRICS_DISABLED": "true", **(extra_environment or {})}
+    if "PORT_API_URL" in os.environ:
+        base["PORT_API_URL"] = os.environ["PORT_API_URL"]
+    specs = functions(template)
+    built = local_functions(specs, resources, base)
+    routes = {route: built[spec.logical_id] for spec in specs for route in spec.routes}
+    gateway = Gateway(host, api_port, routes)
+    gateway.start()
+    sqs = aws.client("sqs")
+    pollers = [
+        QueuePoller(sqs, resources.references[queue], resources.attributes[(queue, "Arn")], built[spec.logical_id])
+        for spec in specs
+        for queue in spec.queue_sources
+    ]
+    if poll:
+        for poller in pollers:
+            poller.start()
+    return LocalStack(aws=aws, gateway=gateway, pollers=pollers, functions=built, resources=resources)
+
+
+def _banner(stack: LocalStack) -> str:
+    api = stack.gateway.url
+    routes = "\n".join(f"    {method} {api}{path}" for method, path in sorted(stack.gateway.routes))
+    port_mode = (
+        "a real Port organization (PORT_CLIENT_ID is set)"
+        if os.environ.get("PORT_CLIENT_ID")
+        else "kept locally (no PORT_CLIENT_ID): see `python -m incident_core port entities --local`"
+    )
+    return f"""
+Incident Lifecycle for Port: local stack is up.
+
+  API:           {api}
+  Embedded AWS:  {stack.aws.endpoint}  (moto; AWS_ENDPOINT_URL={stack.aws.endpoint})
+  Port entities: {port_mode}
+
+  Routes:
+{routes}
+
+  Send a sample alert (signed with events/webhook-secrets.example.json):
+    curl -sS -X POST {api}/webhooks/prometheus \\
+      -H 'Authorization: Bearer example-prometheus-token' -H 'Content-Type: application/json' \\
+      --data-binary @events/webhooks/prometheus/firing.body.json
+    .venv/bin/python -m devstack.send prometheus firing      # any sample: events/webhooks/<source>/<name>
+
+  Look at what arrived:
+    .venv/bin/python -m incident_core alerts list --local
+    .venv/bin/python -m incident_core port entities --local
+
+Ctrl-C stops it.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument("--aws-port", type=int, default=5000)
+    parser.add_argument("--visibility-timeout", type=int, default=5, help="seconds before a failed message is retried")
+    args = parser.parse_args(argv)
+    stack = start(
+        host=args.host,
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        visibility_timeout=args.visibility_timeout,
+    )
+    print(_banner(stack), flush=True)
+    stopped = threading.Event()
+
+    def _stop(*_: Any) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    stopped.wait()
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

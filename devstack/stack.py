@@ -1,0 +1,142 @@
+"""The embedded AWS of the local stack: a moto server holding template.yaml's tables, queues and secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from devstack.template import REPO
+
+REGION = "us-east-1"
+ACCOUNT_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "devstack", "AWS_SECRET_ACCESS_KEY": "devstack"}
+DEFAULT_WEBHOOK_SECRETS_FILE = REPO / "events" / "webhook-secrets.example.json"
+
+
+@dataclass
+class LocalResources:
+    """Physical names of the template's resources in the local stack, for resolving `Ref`/`GetAtt`."""
+
+    references: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    return {
+        **ACCOUNT_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+class EmbeddedAws:
+    def __init__(self, host: str, port: int) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+        self.endpoint = f"http://{host}:{port}"
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCOUNT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=ACCOUNT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def provision(
+        self,
+        template: dict[str, Any],
+        *,
+        webhook_secrets_file: Path,
+        port_credentials: dict[str, str],
+        visibility_timeout: int | None,
+    ) -> LocalResources:
+        """Create every table, queue and secret of the template; parameters take their defaults."""
+        local = LocalResources(references={"AWS::Region": REGION, "AWS::AccountId": "123456789012"})
+        for name, parameter in template.get("Parameters", {}).items():
+            local.references[name] = str(os.environ.get(f"DEVSTACK_PARAM_{name}", parameter.get("Default", "")))
+        resources = template["Resources"]
+        # Dead-letter queues first: a queue's redrive policy names its DLQ's ARN.
+        ordered = sorted(resources.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
+        for logical_id, resource in ordered:
+            props = resource.get("Properties", {})
+            kind = resource["Type"]
+            if kind == "AWS::DynamoDB::Table":
+                self._table(logical_id, props, local)
+            elif kind == "AWS::SQS::Queue":
+                self._queue(logical_id, props, local, visibility_timeout)
+            elif kind == "AWS::SecretsManager::Secret":
+                secret = self._secret_value(logical_id, props, webhook_secrets_file, port_credentials)
+                arn = self.client("secretsmanager").create_secret(Name=logical_id, SecretString=secret)["ARN"]
+                local.references[logical_id] = arn
+            elif kind == "AWS::SNS::Topic":
+                arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
+                local.references[logical_id] = arn
+                local.attributes[(logical_id, "TopicArn")] = arn
+        return local
+
+    def _table(self, logical_id: str, props: dict[str, Any], local: LocalResources) -> None:
+        request: dict[str, Any] = {
+            "TableName": logical_id,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        self.client("dynamodb").create_table(**request)
+        local.references[logical_id] = logical_id
+        local.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:123456789012:table/{logical_id}"
+
+    def _queue(
+        self, logical_id: str, props: dict[str, Any], local: LocalResources, visibility_timeout: int | None
+    ) -> None:
+        fifo = bool(props.get("FifoQueue"))
+        name = f"{logical_id}.fifo" if fifo else logical_id
+        attributes = {"FifoQueue": "true"} if fifo else {}
+        if props.get("ContentBasedDeduplication") is not None:
+            attributes["ContentBasedDeduplication"] = str(props["ContentBasedDeduplication"]).lower()
+        timeout = visibility_timeout if visibility_timeout is not None else props.get("VisibilityTimeout")
+        if timeout is not None:
+            attributes["VisibilityTimeout"] = str(timeout)
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            max_receive = redrive["maxReceiveCount"]
+            if isinstance(max_receive, dict):
+                max_receive = local.references[max_receive["Ref"]]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": local.attributes[(dlq_id, "Arn")],
+                    "maxReceiveCount": int(max_receive),
+                }
+            )
+        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        local.references[logical_id] = url
+        local.attributes[(logical_id, "QueueUrl")] = url
+        local.attributes[(logical_id, "QueueName")] = name
+        local.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:123456789012:{name}"
+
+    @staticmethod
+    def _secret_value(
+        logical_id: str, props: dict[str, Any], webhook_secrets_file: Path, port_credentials: dict[str, str]
+    ) -> str:
+        if logical_id == "WebhookSecrets":
+            return webhook_secrets_file.read_text(encoding="utf-8")
+        if logical_id == "PortCredentials":
+            return json.dumps(port_credentials)
+        return str(props.get("SecretString", "{}"))

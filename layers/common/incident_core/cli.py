@@ -1,0 +1,218 @@
+"""The command line: normalize a request offline, look at stored alerts and Port entities, redrive the DLQ,
+and plan/apply the Port resources in port/.
+
+Exit status: 0 done, 2 usage or setup problem, 3 credentials refused (the API's 401), 4 malformed body
+(the API's 400). Every refusal is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from incident_core import aws
+from incident_core.errors import AuthenticationError, IncidentCoreError, MalformedRequest
+from incident_core.models import Source
+from incident_core.normalizers import normalize
+
+EXIT_OK, EXIT_USAGE, EXIT_UNAUTHENTICATED, EXIT_MALFORMED = 0, 2, 3, 4
+LOCAL_ENDPOINT = "http://127.0.0.1:5000"
+LOCAL_NAMES = {
+    "alerts_table": "AlertsTable",
+    "port_entities_table": "PortEntitiesTable",
+    "alert_queue": "AlertQueue.fifo",
+    "alert_dlq": "AlertDeadLetterQueue.fifo",
+}
+STACK_OUTPUTS = {
+    "alerts_table": "AlertsTableName",
+    "port_entities_table": "PortEntitiesTableName",
+    "alert_queue": "AlertQueueUrl",
+    "alert_dlq": "AlertDeadLetterQueueUrl",
+}
+ENVIRONMENT_NAMES = {
+    "alerts_table": "ALERTS_TABLE",
+    "port_entities_table": "PORT_ENTITIES_TABLE",
+    "alert_queue": "ALERT_QUEUE_URL",
+    "alert_dlq": "ALERT_DLQ_URL",
+}
+
+
+class UsageError(Exception):
+    """A command that cannot run as asked; its message is the one line the user sees."""
+
+
+def _fail(message: str, code: int) -> int:
+    print(" ".join(message.split()), file=sys.stderr)
+    return code
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read the {what} file {path}: {exc}") from exc
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    try:
+        body = Path(args.body_file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.body_file}: {exc.strerror}") from exc
+    headers = _read_json(args.headers, "headers") if args.headers else {}
+    secrets = _read_json(args.secrets, "secrets") if args.secrets else None
+    try:
+        alerts = normalize(args.source, headers, body, secrets)
+    except AuthenticationError as exc:
+        return _fail(f"credentials refused: {exc.message}", EXIT_UNAUTHENTICATED)
+    except MalformedRequest as exc:
+        return _fail(f"malformed body: {exc.message}", EXIT_MALFORMED)
+    print(json.dumps([alert.seed_fields() for alert in alerts], indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+class Targets:
+    """Where the stack's resources are: the local stack, a deployed stack's outputs, or the environment."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.local = bool(getattr(args, "local", False))
+        self.stack = getattr(args, "stack", None)
+        if self.local:
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
+            os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+            os.environ["AWS_ENDPOINT_URL"] = LOCAL_ENDPOINT
+        self._outputs: dict[str, str] | None = None
+
+    def name(self, key: str) -> str:
+        if self.local:
+            local = LOCAL_NAMES[key]
+            return aws.sqs().get_queue_url(QueueName=local)["QueueUrl"] if local.endswith(".fifo") else local
+        if self.stack:
+            value = self._stack_outputs().get(STACK_OUTPUTS[key])
+            if value:
+                return value
+        value = os.environ.get(ENVIRONMENT_NAMES[key])
+        if not value:
+            raise UsageError(f"say where the stack is: --local, --stack NAME, or set {ENVIRONMENT_NAMES[key]}")
+        return value
+
+    def _stack_outputs(self) -> dict[str, str]:
+        if self._outputs is None:
+            import boto3  # only this command needs CloudFormation
+
+            stacks = boto3.client("cloudformation").describe_stacks(StackName=self.stack)["Stacks"]
+            self._outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        return self._outputs
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from incident_core.store.alerts import AlertStore
+
+    table_name = Targets(args).name("alerts_table")
+    store = AlertStore(aws.dynamodb().Table(table_name))
+    if args.action == "show":
+        record = store.get(args.key) or next((r for r in store.scan() if r.identifier == args.key), None)
+        if record is None:
+            raise UsageError(f"no alert {args.key}")
+        if args.json:
+            print(record.model_dump_json(indent=2))
+        else:
+            print(_alert_details(record.model_dump(mode="json")))
+        return EXIT_OK
+    records = sorted(store.scan(), key=lambda r: r.lastSeenAt, reverse=True)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json", exclude={"rawPayload"}) for r in records], indent=2))
+        return EXIT_OK
+    print(f"{'STATUS':<13}{'SEVERITY':<10}{'COUNT':>6}  {'LAST SEEN':<25}{'SERVICE':<16}IDENTIFIER / TITLE")
+    for r in records:
+        flag = " (flapping)" if r.flapping else ""
+        print(
+            f"{r.status.value:<13}{r.severity.value:<10}{r.notificationCount:>6}  {r.lastSeenAt:<25}"
+            f"{(r.service or '-'):<16}{r.identifier}  {r.title}{flag}"
+        )
+    return EXIT_OK
+
+
+def _alert_details(record: dict[str, Any]) -> str:
+    lines = [f"{key}: {value}" for key, value in record.items() if key not in ("rawPayload", "statusHistory")]
+    lines.append("statusHistory:")
+    lines += [f"  {change['at']}  {change['status']}" for change in record["statusHistory"]]
+    return "\n".join(lines)
+
+
+def cmd_port_entities(args: argparse.Namespace) -> int:
+    from incident_core.store.projections import ProjectionStore
+
+    table_name = Targets(args).name("port_entities_table")
+    table = aws.dynamodb().Table(table_name)
+    projections = sorted(ProjectionStore(aws.dynamodb(), table).entities(args.blueprint), key=lambda p: p.key)
+    if args.json:
+        print(json.dumps([p.model_dump(mode="json") for p in projections], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for p in projections:
+        where = "Port" if p.syncedToPort else "local"
+        print(f"{p.blueprint:<10}{where:<7}{p.projectedAt:<26}{p.identifier}  {p.entity.get('title', '')}")
+    return EXIT_OK
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from incident_core.queue import redrive
+
+    targets = Targets(args)
+    moved = redrive(aws.sqs(), targets.name("alert_dlq"), targets.name("alert_queue"), limit=args.max)
+    print(f"moved {moved} message(s) from the dead-letter queue back to the alert queue")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m incident_core", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    normalize_cmd = commands.add_parser("normalize", help="print the normalized alerts of one request")
+    normalize_cmd.add_argument("source", choices=[s.value for s in Source])
+    normalize_cmd.add_argument("body_file")
+    normalize_cmd.add_argument("--headers", help="JSON object of request headers")
+    normalize_cmd.add_argument("--secrets", help="JSON webhook secrets; given, credentials are verified")
+    normalize_cmd.set_defaults(run=cmd_normalize)
+
+    def with_target(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--local", action="store_true", help="the local stack of `make run`")
+        sub.add_argument("--stack", help="a deployed stack's name (reads its outputs)")
+        return sub
+
+    alerts = commands.add_parser("alerts", help="stored alerts")
+    alert_actions = alerts.add_subparsers(dest="action", required=True)
+    with_target(alert_actions.add_parser("list")).add_argument("--json", action="store_true")
+    show = with_target(alert_actions.add_parser("show"))
+    show.add_argument("key", help="the dedup key or Port identifier, e.g. prometheus-3f1c9a7e5b2d4c60")
+    show.add_argument("--json", action="store_true")
+    alerts.set_defaults(run=cmd_alerts)
+
+    port = commands.add_parser("port", help="Port resources and entities")
+    port_actions = port.add_subparsers(dest="action", required=True)
+    entities = with_target(port_actions.add_parser("entities", help="what was projected into Port"))
+    entities.add_argument("--blueprint")
+    entities.add_argument("--json", action="store_true")
+    entities.set_defaults(run=cmd_port_entities)
+
+    dlq = commands.add_parser("dlq", help="the alert dead-letter queue")
+    dlq_actions = dlq.add_subparsers(dest="action", required=True)
+    redrive_cmd = with_target(dlq_actions.add_parser("redrive", help="move parked alerts back to the queue"))
+    redrive_cmd.add_argument("--max", type=int, help="move at most this many")
+    redrive_cmd.set_defaults(run=cmd_dlq)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except IncidentCoreError as exc:
+        return _fail(exc.message, EXIT_USAGE)

@@ -1,0 +1,174 @@
+"""HTTP retry policy shared by the Port client and the provider adapters.
+
+One function, `send_with_retries`, sends a prepared `httpx.Request` until it gets an answer worth
+returning, sleeping between attempts as `RetryPolicy` decides:
+
+- retried: HTTP 429 and 5xx, and transport failures (connect/read timeouts, dropped
+  connections);
+- the wait honours the server: `Retry-After` (delta seconds or an HTTP date, RFC 9110 §10.2.3) on any
+  retried status, and `x-ratelimit-reset` (UTC epoch seconds, Port's rate-limit header) on a 429 or when
+  `x-ratelimit-remaining` is 0. Port sends its rate-limit headers on every answer, so on a 503 with
+  requests to spare the reset time says nothing about when the outage ends;
+- otherwise exponential backoff with full jitter: uniform(0, min(max_delay, base_delay * 2**(attempt-1)));
+- never past the total budget: when the next wait would end after `max_total_seconds` from the first
+  attempt, it stops and hands back what it has.
+
+It never raises for an HTTP status: callers decide what a final 4xx/5xx means. How many attempts were made
+and over how long is attached to the returned response (`retry_report(response)`) and to `RetriesExhausted`,
+so the caller's error can say "after 4 attempts over 9.5 s".
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+# Failures where the request may not have reached the server, or its answer was lost: sending it again is
+# the only way to learn the outcome. Configuration mistakes (bad URL scheme, proxy setup) are not retried.
+RETRYABLE_TRANSPORT_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+
+_REPORT_KEY = "incident_core.retry_report"
+
+
+def is_retryable_status(status: int) -> bool:
+    """429 (rate limited) and 5xx (server trouble) may succeed later; other statuses will not."""
+    return status == 429 or 500 <= status <= 599
+
+
+def full_jitter(cap: float) -> float:
+    """A uniformly random wait in [0, cap]: spreads out clients that failed at the same moment."""
+    return random.uniform(0.0, cap)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry. The defaults keep a Lambda invocation well under a minute."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total_seconds: float = 30.0
+    jitter: Callable[[float], float] = field(default=full_jitter, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0 or self.max_total_seconds < 0:
+            raise ValueError("delays and the total budget must not be negative")
+
+    def delay_for(self, attempt: int, response: httpx.Response | None, *, now: float) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based), `now` being epoch seconds.
+
+        A wait the server asked for is used as is (it may exceed `max_delay`; the budget still bounds it).
+        """
+        if response is not None:
+            requested = server_requested_delay(response, now=now)
+            if requested is not None:
+                return requested
+        cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return self.jitter(cap)
+
+
+@dataclass(frozen=True)
+class RetryReport:
+    attempts: int
+    elapsed_seconds: float
+
+
+class RetriesExhausted(Exception):
+    """Every attempt failed in transport (no HTTP answer at all); `last_error` is the final failure."""
+
+    def __init__(self, last_error: httpx.TransportError, report: RetryReport) -> None:
+        super().__init__(
+            f"{type(last_error).__name__}: {last_error} "
+            f"(after {report.attempts} attempts over {report.elapsed_seconds:.1f} s)"
+        )
+        self.last_error = last_error
+        self.report = report
+
+
+def server_requested_delay(response: httpx.Response, *, now: float) -> float | None:
+    """The wait the server asked for, in seconds (never negative), or None when it asked for none."""
+    retry_after = response.headers.get("retry-after")
+    if retry_after is not None:
+        delay = _parse_retry_after(retry_after, now=now)
+        if delay is not None:
+            return delay
+    rate_limited = response.status_code == 429 or response.headers.get("x-ratelimit-remaining") == "0"
+    reset = response.headers.get("x-ratelimit-reset")
+    if rate_limited and reset is not None:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+def _parse_retry_after(value: str, *, now: float) -> float | None:
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - now)
+
+
+def retry_report(response: httpx.Response) -> RetryReport:
+    """How many attempts produced `response` and over how long (1 attempt, 0 s if it was not retried)."""
+    report = response.extensions.get(_REPORT_KEY)
+    return report if isinstance(report, RetryReport) else RetryReport(attempts=1, elapsed_seconds=0.0)
+
+
+def send_with_retries(
+    http: httpx.Client,
+    request: httpx.Request,
+    policy: RetryPolicy,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> httpx.Response:
+    """Send `request`, retrying as `policy` says; return the last response (any status).
+
+    Raises `RetriesExhausted` only when the last attempt got no HTTP answer at all.
+    The request must have a replayable body (bytes, as built by `httpx.Client.build_request`).
+    """
+    started = clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        response: httpx.Response | None = None
+        failure: httpx.TransportError | None = None
+        try:
+            response = http.send(request)
+        except RETRYABLE_TRANSPORT_ERRORS as exc:
+            failure = exc
+        if response is not None and not is_retryable_status(response.status_code):
+            return _with_report(response, attempt, clock() - started)
+
+        now = clock()
+        delay = policy.delay_for(attempt, response, now=now)
+        out_of_attempts = attempt >= policy.max_attempts
+        out_of_budget = (now - started) + delay > policy.max_total_seconds
+        if out_of_attempts or out_of_budget:
+            report = RetryReport(attempts=attempt, elapsed_seconds=now - started)
+            if response is not None:
+                return _with_report(response, report.attempts, report.elapsed_seconds)
+            assert failure is not None
+            raise RetriesExhausted(failure, report) from failure
+        sleep(delay)
+
+
+def _with_report(response: httpx.Response, attempts: int, elapsed: float) -> httpx.Response:
+    response.extensions[_REPORT_KEY] = RetryReport(attempts=attempts, elapsed_seconds=elapsed)
+    return response

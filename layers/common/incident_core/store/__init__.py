@@ -1,0 +1,1 @@
+"""The only DynamoDB code: alerts, Port projections (and later incidents and timelines)."""

@@ -1,0 +1,86 @@
+"""Alerts table: one item per deduplication key, changed only by conditional writes on `version`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from incident_core.errors import Conflict
+from incident_core.models.alert_record import AlertRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+ALERT_KEY_PREFIX = "ALERT#"
+MAX_WRITE_ATTEMPTS = 5
+
+
+def alert_key(dedup_key: str) -> str:
+    return f"{ALERT_KEY_PREFIX}{dedup_key}"
+
+
+class AlertStore:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, dedup_key: str) -> AlertRecord | None:
+        item = self._table.get_item(Key={"pk": alert_key(dedup_key)}, ConsistentRead=True).get("Item")
+        return None if item is None else AlertRecord.model_validate_json(str(item["doc"]))
+
+    def change(
+        self, dedup_key: str, update: Callable[[AlertRecord | None], AlertRecord | None]
+    ) -> tuple[AlertRecord | None, bool]:
+        """Apply `update` to the current record with optimistic concurrency.
+
+        Returns the resulting record and whether it was written; `update` returning None writes nothing.
+        A lost race re-reads and re-applies, so concurrent notifications are never lost.
+        """
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self.get(dedup_key)
+            changed = update(current)
+            if changed is None:
+                return current, False
+            new = changed.model_copy(update={"version": (current.version if current else 0) + 1})
+            try:
+                self._put(new, expected_version=current.version if current else None)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue
+            return new, True
+        raise Conflict(f"alert {dedup_key} kept changing under {MAX_WRITE_ATTEMPTS} concurrent writers")
+
+    def _put(self, record: AlertRecord, *, expected_version: int | None) -> None:
+        item: dict[str, Any] = {
+            "pk": alert_key(record.dedup_key),
+            "kind": "alert",
+            "source": record.source.value,
+            "status": record.status.value,
+            "lastSeenAt": record.lastSeenAt,
+            "version": record.version,
+            "doc": record.model_dump_json(),
+        }
+        if record.service:
+            item["service"] = record.service
+        if expected_version is None:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        else:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": expected_version},
+            )
+
+    def scan(self) -> Iterator[AlertRecord]:
+        """Every alert; the CLI's listing (an operator's view, not a hot path)."""
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._table.scan(**kwargs)
+            for item in page.get("Items", []):
+                if str(item.get("pk", "")).startswith(ALERT_KEY_PREFIX):
+                    yield AlertRecord.model_validate_json(str(item["doc"]))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

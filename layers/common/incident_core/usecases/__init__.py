@@ -1,0 +1,1 @@
+"""What the bundle does, independent of Lambda: ingest, process, project."""

@@ -1,0 +1,82 @@
+"""Project alerts into Port, writing only what a person would see change.
+
+The visible hash covers the entity without `rawPayload`: a Datadog notification carries a new event id
+every time, yet nobody looking at the alert would see a difference. Without Port credentials the
+entities are kept in the projections table, so the CLI still shows what Port would hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from incident_core.models.alert_record import AlertRecord
+from incident_core.store.projections import Projection, ProjectionStore, projection_key
+
+ALERT_BLUEPRINT = "alert"
+
+
+class EntitySink(Protocol):
+    """Where entities go: the Port client satisfies it."""
+
+    def upsert_entities(self, blueprint: str, entities: list[dict[str, Any]]) -> None: ...
+
+
+def alert_entity(record: AlertRecord) -> dict[str, Any]:
+    relations: dict[str, Any] = {}
+    if record.service:
+        relations["service"] = record.service
+    if record.incidentId:
+        relations["incident"] = record.incidentId
+    return {
+        "identifier": record.identifier,
+        "title": record.title[:300],
+        "properties": record.as_alert().seed_fields(),
+        "relations": relations,
+    }
+
+
+def visible_hash(entity: dict[str, Any]) -> str:
+    visible = {**entity, "properties": {k: v for k, v in entity["properties"].items() if k != "rawPayload"}}
+    return hashlib.sha256(json.dumps(visible, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Projector:
+    def __init__(self, store: ProjectionStore, sink: EntitySink | None, clock: Callable[[], str]) -> None:
+        self._store = store
+        self._sink = sink
+        self._clock = clock
+
+    def project_alerts(self, records: Sequence[AlertRecord]) -> int:
+        """Write the alerts whose visible state changed since the last projection; return how many."""
+        entities = {record.identifier: alert_entity(record) for record in records}
+        return self.project(ALERT_BLUEPRINT, list(entities.values()))
+
+    def project(self, blueprint: str, entities: list[dict[str, Any]]) -> int:
+        known = self._store.hashes(projection_key(blueprint, e["identifier"]) for e in entities)
+        # A locally kept entity is marked, so it is written once Port credentials are configured.
+        mark = "" if self._sink is not None else "local:"
+        changed = [
+            (entity, digest)
+            for entity in entities
+            if known.get(projection_key(blueprint, entity["identifier"])) != (digest := mark + visible_hash(entity))
+        ]
+        if not changed:
+            return 0
+        if self._sink is not None:
+            self._sink.upsert_entities(blueprint, [entity for entity, _ in changed])
+        now = self._clock()
+        self._store.save(
+            Projection(
+                blueprint=blueprint,
+                identifier=entity["identifier"],
+                visibleHash=digest,
+                entity=entity,
+                projectedAt=now,
+                syncedToPort=self._sink is not None,
+            )
+            for entity, digest in changed
+        )
+        return len(changed)

@@ -1,0 +1,1 @@
+"""In-process fakes of the remote APIs the bundle talks to, for tests (no sockets)."""
