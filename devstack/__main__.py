@@ -17,7 +17,7 @@ from typing import Any
 from devstack.gateway import Gateway
 from devstack.poller import QueuePoller
 from devstack.runtime import LocalFunction, local_functions
-from devstack.stack import DEFAULT_WEBHOOK_SECRETS_FILE, EmbeddedAws, LocalResources, aws_environment
+from devstack.stack import DEFAULT_WEBHOOK_SECRETS_FILE, EmbeddedAws, LocalResources, Provisioner, aws_environment
 from devstack.template import functions, load_template
 
 
@@ -55,7 +55,7 @@ def start(
         "clientId": os.environ.get("PORT_CLIENT_ID", ""),
         "clientSecret": os.environ.get("PORT_CLIENT_SECRET", ""),
     }
-    resources = aws.provision(
+    resources = Provisioner(aws.client).provision(
         template,
         webhook_secrets_file=webhook_secrets_file
         or Path(os.environ.get("WEBHOOK_SECRETS_FILE", DEFAULT_WEBHOOK_SECRETS_FILE)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ class EmbeddedAws:
             aws_access_key_id=ACCOUNT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=ACCOUNT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
+
+
+class Provisioner:
+    """Creates template.yaml's stateful resources through any boto3 client factory (a moto server, or
+    moto's in-process mock in tests)."""
+
+    def __init__(self, client: Callable[[str], Any]) -> None:
+        self.client = client
 
     def provision(
         self,

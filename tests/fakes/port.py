@@ -217,9 +217,15 @@ class RecordedRequest:
 
 
 @dataclass
-class _InjectedFailure:
+class _Answer:
     status: int
-    headers: dict[str, str]
+    body: JsonObject
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _InjectedFailure:
+    answer: _Answer
     route: str | None
     remaining: int
 
@@ -228,15 +234,7 @@ class _InjectedFailure:
 class _Outage:
     start: float
     end: float
-    status: int
-    headers: dict[str, str]
-
-
-@dataclass
-class _Answer:
-    status: int
-    body: JsonObject
-    headers: dict[str, str] = field(default_factory=dict)
+    answer: _Answer
 
 
 class _Refused(Exception):
@@ -321,14 +319,16 @@ class FakePort:
         headers: dict[str, str] | None = None,
         *,
         route: str | None = None,
+        message: str | None = None,
     ) -> None:
         """Answer the next `n` requests (to `route`, e.g. "PATCH /v1/actions/runs/{run_id}", if given)
-        with `status` and `headers`, as an overloaded or rate-limiting Port would."""
-        self._failures.append(_InjectedFailure(status, dict(headers or {}), route, n))
+        with `status`, `headers` and Port's error body, as an overloaded or rate-limiting Port would."""
+        answer = _failure_answer(status, dict(headers or {}), message)
+        self._failures.append(_InjectedFailure(answer, route, n))
 
     def outage(self, start: float, end: float, status: int = 503, headers: dict[str, str] | None = None) -> None:
         """Answer every request whose arrival time (by the fake's clock) is in [start, end) with `status`."""
-        self._outages.append(_Outage(start, end, status, dict(headers or {})))
+        self._outages.append(_Outage(start, end, _failure_answer(status, dict(headers or {}), None)))
 
     def fail_entity(self, identifier: str, status_code: int = 500, message: str = "Internal error") -> None:
         """The next bulk upsert lists entity `identifier` in `errors[]` with this status (a 207 answer)."""
@@ -426,11 +426,11 @@ class FakePort:
         now = self.clock()
         for outage in self._outages:
             if outage.start <= now < outage.end:
-                return _failure_answer(outage.status, outage.headers)
+                return outage.answer
         for failure in self._failures:
             if failure.remaining > 0 and failure.route in (None, route_key):
                 failure.remaining -= 1
-                return _failure_answer(failure.status, failure.headers)
+                return failure.answer
         return None
 
     def _respond(self, request: httpx.Request, answer: _Answer, *, route: str | None = None) -> httpx.Response:
@@ -749,9 +749,10 @@ def _parse_json(content: bytes) -> Any:
         return None
 
 
-def _failure_answer(status: int, headers: dict[str, str]) -> _Answer:
-    error = "rate_limited" if status == 429 else "service_unavailable"
-    return _Answer(status, {"ok": False, "error": error, "message": f"FakePort injected {status}"}, headers)
+def _failure_answer(status: int, headers: dict[str, str], message: str | None) -> _Answer:
+    error = "rate_limited" if status == 429 else "service_unavailable" if status >= 500 else "bad_request"
+    body = {"ok": False, "error": error, "message": message or f"FakePort injected {status}"}
+    return _Answer(status, body, headers)
 
 
 def _entity_error(identifier: str, index: int, answer: _Answer) -> JsonObject:

@@ -22,6 +22,7 @@ from incident_core.normalizers import normalize
 
 EXIT_OK, EXIT_USAGE, EXIT_UNAUTHENTICATED, EXIT_MALFORMED = 0, 2, 3, 4
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
+LOCAL_ENDPOINT_VARIABLE = "DEVSTACK_AWS_URL"  # where `make run` put the embedded AWS, if not on :5000
 LOCAL_NAMES = {
     "alerts_table": "AlertsTable",
     "port_entities_table": "PortEntitiesTable",
@@ -85,7 +86,7 @@ class Targets:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
             os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-            os.environ["AWS_ENDPOINT_URL"] = LOCAL_ENDPOINT
+            os.environ["AWS_ENDPOINT_URL"] = os.environ.get(LOCAL_ENDPOINT_VARIABLE, LOCAL_ENDPOINT)
         self._outputs: dict[str, str] | None = None
 
     def name(self, key: str) -> str:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incident_core import aws
@@ -27,7 +27,8 @@ from incident_core.usecases.process import AlertProcessor, QueuedMessage
 from incident_core.usecases.projection import Projector
 
 logger = Logger()
-metrics = Metrics(namespace="IncidentLifecycle")
+METRICS_NAMESPACE = "IncidentLifecycle"
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -35,10 +36,12 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 def make_ingest_handler(source: Source) -> Handler:
     """POST /webhooks/<source>: 202 once queued, 200 when the request carries no alert."""
 
+    def count(name: str, value: int = 1) -> None:
+        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="source", value=source.value)
+
     @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        metrics.add_dimension(name="source", value=source.value)
         settings = get_settings()
         request = WebhookRequest(
             headers=lower_case_headers(event),
@@ -55,13 +58,13 @@ def make_ingest_handler(source: Source) -> Handler:
                 now=datetime.now(UTC),
             )
         except IncidentCoreError as error:
-            metrics.add_metric(name="RefusedRequests", unit=MetricUnit.Count, value=1)
+            count("RefusedRequests")
             logger.info("webhook refused", extra={"status": error.http_status, "reason": error.message})
             return error_response(error)
         if not outcome.queued:
-            metrics.add_metric(name="DroppedRequests", unit=MetricUnit.Count, value=1)
+            count("DroppedRequests")
             return json_response(200, "the request carries no alert; dropped")
-        metrics.add_metric(name="QueuedAlerts", unit=MetricUnit.Count, value=len(outcome.queued))
+        count("QueuedAlerts", len(outcome.queued))
         logger.info("alerts queued", extra={"count": len(outcome.queued)})
         return json_response(202, f"queued {len(outcome.queued)} alert(s)", alerts=list(outcome.queued))
 

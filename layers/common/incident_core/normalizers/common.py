@@ -25,6 +25,8 @@ Headers = Mapping[str, str]
 ZERO_TIME_PREFIX = "0001-01-01T00:00:00"
 RAW_PAYLOAD_LIMIT_BYTES = 200_000
 """Each alert travels alone through SQS (256 KiB) and Port (1 MiB per request); keep room for the rest."""
+DESCRIPTION_LIMIT = 16_000
+"""Characters; a readable summary, not a copy of the payload (that is `rawPayload`)."""
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -144,15 +146,13 @@ def _epoch(value: Any, field: str, units_per_second: int) -> str | None:
         return None
     try:
         number = Decimal(raw)
-    except InvalidOperation as exc:
+        # Whole milliseconds, truncated in decimal: 1775645211.9999996 s is ...:51.999Z, never rounded up.
+        millis = int(number * 1000 / units_per_second)
+    except (InvalidOperation, ArithmeticError, ValueError) as exc:
         raise MalformedRequest(field, f"not a number: {raw[:64]!r}") from exc
-    if not number.is_finite():
-        raise MalformedRequest(field, f"not a finite number: {raw[:64]!r}")
-    # Whole milliseconds, truncated in decimal: 1775645211.9999996 s is ...:51.999Z, never rounded up.
-    millis = int(number * 1000 / units_per_second)
     try:
         return format_utc(_EPOCH + timedelta(milliseconds=millis))
-    except OverflowError as exc:
+    except (OverflowError, ValueError) as exc:
         raise MalformedRequest(field, f"time out of range: {raw[:64]!r}") from exc
 
 
@@ -185,7 +185,8 @@ def describe(lines: Iterable[tuple[str, Any]]) -> str:
         shown = text(value)
         if shown is not None:
             rendered.append(shown if not label else f"{label}: {shown}")
-    return "\n".join(rendered)
+    joined = "\n".join(rendered)
+    return joined if len(joined) <= DESCRIPTION_LIMIT else joined[: DESCRIPTION_LIMIT - 1] + "…"
 
 
 def plain_json(value: Any) -> Any:
@@ -202,11 +203,9 @@ def plain_json(value: Any) -> Any:
 def raw_payload(value: Mapping[str, Any]) -> dict[str, Any]:
     """The element's own part of the payload, replaced by a marked excerpt when it is too large."""
     plain = plain_json(value)
-    encoded = json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
-    if len(encoded.encode()) <= RAW_PAYLOAD_LIMIT_BYTES:
+    encoded = json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) <= RAW_PAYLOAD_LIMIT_BYTES:
         return plain  # type: ignore[no-any-return]
-    return {
-        "truncated": True,
-        "originalBytes": len(encoded.encode()),
-        "excerpt": encoded[: RAW_PAYLOAD_LIMIT_BYTES // 2],
-    }
+    # Cut by bytes, and leave room for JSON escapes when the excerpt is serialized again.
+    excerpt = encoded[: RAW_PAYLOAD_LIMIT_BYTES // 8].decode(errors="ignore")
+    return {"truncated": True, "originalBytes": len(encoded), "excerpt": excerpt}

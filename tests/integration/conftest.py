@@ -1,0 +1,147 @@
+"""The deployed stack in one process: moto's in-process AWS provisioned from template.yaml, the real
+handlers run with their own template environments, and a validating fake of Port behind the client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from devstack.gateway import http_api_event
+from devstack.poller import sqs_event
+from devstack.runtime import LocalFunction, local_functions
+from devstack.stack import DEFAULT_WEBHOOK_SECRETS_FILE, REGION, LocalResources, Provisioner
+from devstack.template import REPO, functions, load_template
+from incident_core import aws, handlers
+from incident_core.models import Source
+from incident_core.port.client import PortClient
+from incident_core.port.retry import RetryPolicy
+from tests.fakes.port import FakePort
+
+PORT_URL = "https://api.port.example"
+
+
+def port_blueprints() -> list[dict[str, Any]]:
+    service = {"identifier": "service", "title": "Service", "schema": {"properties": {}, "required": []}}
+    ours = [json.loads(p.read_text()) for p in sorted((REPO / "port" / "blueprints").glob("*.json"))]
+    return [service, *ours]
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class Stack:
+    functions: dict[str, LocalFunction]
+    resources: LocalResources
+    port: FakePort
+    sqs: Any
+
+    def post(self, source: Source | str, headers: dict[str, str], body: bytes) -> Answer:
+        function = self.functions[f"Ingest{Source(source).value.capitalize()}Function"]
+        answer = function.invoke(http_api_event("POST", f"/webhooks/{Source(source).value}", headers, body))
+        return Answer(answer["statusCode"], json.loads(answer["body"]))
+
+    @property
+    def queue_url(self) -> str:
+        return self.resources.references["AlertQueue"]
+
+    @property
+    def dead_letter_url(self) -> str:
+        return self.resources.references["AlertDeadLetterQueue"]
+
+    def queued(self, url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def process_once(self) -> dict[str, Any]:
+        """One poll of Lambda's event source mapping; successes are deleted, failures stay queued."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return {"received": 0, "failed": 0}
+        arn = self.resources.attributes[("AlertQueue", "Arn")]
+        result = self.functions["AlertProcessorFunction"].invoke(sqs_event(arn, messages))
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return {"received": len(messages), "failed": len(failed)}
+
+    def drain(self, rounds: int = 20) -> None:
+        for _ in range(rounds):
+            if self.process_once()["received"] == 0:
+                return
+
+    def port_alerts(self) -> dict[str, dict[str, Any]]:
+        return self.port.entities.get("alert", {})
+
+    def bulk_writes(self) -> int:
+        return self.port.calls["POST /v1/blueprints/{blueprint_identifier}/entities/bulk"]
+
+
+def build_stack(monkeypatch: pytest.MonkeyPatch, *, secrets_file: Path = DEFAULT_WEBHOOK_SECRETS_FILE) -> Stack:
+    template = load_template()
+    resources = Provisioner(lambda service: boto3.client(service, region_name=REGION)).provision(
+        template,
+        webhook_secrets_file=secrets_file,
+        port_credentials={"clientId": "fake-client-id", "clientSecret": "fake-client-secret"},
+        visibility_timeout=0,  # a failed message is visible again at once: retries without waiting
+    )
+    port = FakePort(blueprints=port_blueprints())
+    port.add_entity("service", {"identifier": "checkout", "title": "Checkout"})
+    port.add_entity("service", {"identifier": "payments", "title": "Payments"})
+    quick = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, max_total_seconds=1.0)
+    monkeypatch.setattr(
+        handlers,
+        "_port_client",
+        lambda url, client_id, secret: PortClient(
+            PORT_URL,
+            client_id,
+            secret,
+            http=httpx.Client(transport=port.transport()),
+            sleep=lambda _: None,
+            retry=quick,
+        ),
+    )
+    base = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+    built = local_functions(functions(template), resources, base)
+    return Stack(built, resources, port, boto3.client("sqs", region_name=REGION))
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        aws.reset_clients()
+        parameters.clear_caches()
+        yield
+    aws.reset_clients()
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    return build_stack(monkeypatch)
