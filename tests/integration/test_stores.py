@@ -292,6 +292,36 @@ def test_projection_store_hashes_more_than_one_batch(projection_store: Projectio
     assert found == {p.key: p.visibleHash for p in projections}
 
 
+class _ThrottlingResource:
+    """Wraps the DynamoDB resource; its first batch_get_item leaves all but one key unprocessed, as a throttled
+    DynamoDB does."""
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+        self.calls = 0
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls > 1:
+            return self._resource.batch_get_item(RequestItems=RequestItems)  # type: ignore[no-any-return]
+        ((table, request),) = RequestItems.items()
+        first, rest = request["Keys"][:1], request["Keys"][1:]
+        answer = self._resource.batch_get_item(RequestItems={table: {**request, "Keys": first}})
+        answer["UnprocessedKeys"] = {table: {**request, "Keys": rest}} if rest else {}
+        return answer  # type: ignore[no-any-return]
+
+
+def test_projection_store_hashes_asks_again_for_unprocessed_keys(moto_aws: None) -> None:
+    table = _create_table("PortEntitiesTable")
+    ProjectionStore(aws.dynamodb(), table).save([_projection("a"), _projection("b"), _projection("c")])
+    resource = _ThrottlingResource(aws.dynamodb())
+
+    found = ProjectionStore(resource, table).hashes(["alert#a", "alert#b", "alert#c"])  # type: ignore[arg-type]
+
+    assert found == {"alert#a": "hash-a", "alert#b": "hash-b", "alert#c": "hash-c"}
+    assert resource.calls == 2
+
+
 def test_saving_again_overwrites(projection_store: ProjectionStore) -> None:
     projection_store.save([_projection("a")])
     projection_store.save([_projection("a", visibleHash="new", syncedToPort=False)])

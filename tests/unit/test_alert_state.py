@@ -16,6 +16,7 @@ from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.alert_record import (
     EPISODIC_SOURCES,
     RECENT_NOTIFICATION_IDS,
+    STATUS_HISTORY_LIMIT,
     AlertRecord,
     apply_notification,
 )
@@ -379,3 +380,18 @@ def test_a_stale_notification_does_not_change_status_history_or_flapping() -> No
     assert stale.flapping is True
     assert stale.status is record.status
     assert stale.notificationCount == record.notificationCount + 1
+
+
+def test_flapping_still_counts_every_change_once_the_history_is_capped() -> None:
+    source = Source.DATADOG
+    record = applied(None, note(make_alert(source=source, started_at=None), 0, "n0"))
+    # Slow changes fill the history past its cap (ending resolved), then exactly THRESHOLD + 1 quick
+    # changes (the first quick notification repeats "resolved", so it is no change).
+    record = _toggle(record, STATUS_HISTORY_LIMIT + 5, 60, WINDOW, source)
+    assert record.flapping is False
+    assert record.status is AlertStatus.RESOLVED
+    last = (datetime.fromisoformat(record.statusReceivedAt) - T0).total_seconds()
+    quick = _toggle(record, THRESHOLD + 2, last + WINDOW * 2, 1, source)
+
+    assert len(quick.statusHistory) == STATUS_HISTORY_LIMIT
+    assert quick.flapping is True

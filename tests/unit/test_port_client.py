@@ -231,6 +231,13 @@ class TestRetries:
         assert len(fake.entities["alert"]) == 30
         assert clock.sleeps == [1.0, 2.0, 4.0]
 
+    def test_recover_ends_injected_failures(self, client: PortClient, fake: FakePort, clock: FakeClock) -> None:
+        fake.fail_next(100, status=503)
+        fake.outage(clock.now, clock.now + 3600)
+        fake.recover()
+        client.upsert_entities("alert", [alert("a-1")])
+        assert clock.sleeps == []
+
     def test_budget_exhausted_is_a_retryable_error_with_a_sentence(self, fake: FakePort, clock: FakeClock) -> None:
         client = make_client(
             fake, clock, RetryPolicy(max_attempts=4, base_delay=1.0, max_total_seconds=9.5, jitter=no_jitter)
@@ -317,3 +324,15 @@ class TestReads:
         )
         assert len(found) == 7
         assert [r.body["limit"] for r in fake.requests if r.route.endswith("/search")] == [7]
+
+    def test_search_stops_when_port_repeats_a_cursor(self) -> None:
+        def stuck(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/v1/auth/access_token":
+                return httpx.Response(
+                    200, json={"ok": True, "accessToken": "t", "expiresIn": 10800, "tokenType": "Bearer"}
+                )
+            return httpx.Response(200, json={"ok": True, "entities": [{"identifier": "a-1"}], "next": "page-2"})
+
+        client = PortClient(FAKE_PORT_URL, "id", "secret", http=httpx.Client(transport=httpx.MockTransport(stuck)))
+        with pytest.raises(PortApiError, match="same page cursor twice"):
+            client.search_entities("alert", [])

@@ -139,6 +139,15 @@ def test_a_changed_property_is_an_update(client: PortClient, fake: FakePort, por
     assert not plan_resources(client, load_resources(port_dir)).has_changes
 
 
+def test_a_key_port_leaves_out_because_it_is_empty_is_not_drift(
+    client: PortClient, fake: FakePort, port_dir: Path
+) -> None:
+    apply_plan(client, plan_resources(client, load_resources(port_dir)))
+    del fake.blueprints["alert"]["calculationProperties"]
+    plan = plan_resources(client, load_resources(port_dir))
+    assert not plan.has_changes
+
+
 def test_an_update_keeps_what_a_user_added_in_port(client: PortClient, fake: FakePort, port_dir: Path) -> None:
     apply_plan(client, plan_resources(client, load_resources(port_dir)))
     fake.blueprints["alert"]["schema"]["properties"]["runbook"] = {"type": "string", "format": "url"}

@@ -236,3 +236,9 @@ def test_other_invalid_settings_are_configuration_errors() -> None:
         get_settings({"FLAP_THRESHOLD": "0"})
     with pytest.raises(ConfigurationError):
         get_settings({"MAX_BODY_BYTES": "lots"})
+
+
+def test_tag_paths_read_sentry_style_key_value_pairs() -> None:
+    payload = {"data": {"event": {"tags": [["level", "error"], ["Service", " checkout "]]}}}
+    assert read_path(payload, "tag:data.event.tags:service") == "checkout"
+    assert read_path(payload, "tag:data.event.tags:release") is None

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from incident_core import aws
+from incident_core.config import get_settings
 from incident_core.errors import AuthenticationError, IncidentCoreError, MalformedRequest
 from incident_core.models import Source
 from incident_core.normalizers import normalize
+from incident_core.port.client import PortClient
 
 EXIT_OK, EXIT_USAGE, EXIT_UNAUTHENTICATED, EXIT_MALFORMED = 0, 2, 3, 4
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
@@ -161,6 +163,26 @@ def cmd_port_entities(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _port_client_from_environment() -> PortClient:
+    settings = get_settings()
+    if not (settings.port_client_id and settings.port_client_secret):
+        raise UsageError("set PORT_CLIENT_ID and PORT_CLIENT_SECRET (and PORT_API_URL for the US region)")
+    return PortClient(settings.port_api_url, settings.port_client_id, settings.port_client_secret)
+
+
+def cmd_port_resources(args: argparse.Namespace) -> int:
+    from incident_core.port.resources import apply_plan, load_resources, plan_resources
+
+    resources = load_resources(Path(args.port_dir), service_blueprint=args.service_blueprint)
+    with _port_client_from_environment() as client:
+        plan = plan_resources(client, resources)
+        print(plan.summary())
+        if args.action == "apply":
+            applied = apply_plan(client, plan)
+            print(f"applied {len(applied)} change(s)")
+    return EXIT_OK
+
+
 def cmd_dlq(args: argparse.Namespace) -> int:
     from incident_core.queue import redrive
 
@@ -200,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     entities.add_argument("--blueprint")
     entities.add_argument("--json", action="store_true")
     entities.set_defaults(run=cmd_port_entities)
+    for name, text in (("plan", "show how port/ differs from Port"), ("apply", "create and update port/ in Port")):
+        resources_cmd = port_actions.add_parser(name, help=text)
+        resources_cmd.add_argument("--port-dir", default="port", help="the folder of Port resources as code")
+        resources_cmd.add_argument(
+            "--service-blueprint",
+            default=os.environ.get("SERVICE_BLUEPRINT", "service"),
+            help="your catalog's service blueprint identifier",
+        )
+        resources_cmd.set_defaults(run=cmd_port_resources)
 
     dlq = commands.add_parser("dlq", help="the alert dead-letter queue")
     dlq_actions = dlq.add_subparsers(dest="action", required=True)

@@ -23,7 +23,7 @@ DEFAULT_SERVICE_MAPPING: dict[Source, tuple[str, ...]] = {
     Source.DYNATRACE: ("tag:Tags:service", "ImpactedEntities.0.name", "impactedEntities.0.name"),
     Source.DATADOG: ("tag:alert_scope:service", "tag:tags:service"),
     Source.NEWRELIC: ("impactedEntities.0",),
-    Source.SENTRY: ("data.issue.project.slug", "data.event.project_slug"),
+    Source.SENTRY: ("data.issue.project.slug", "tag:data.event.tags:service"),
 }
 """Where each source carries the service an alert belongs to, tried in order.
 

@@ -85,9 +85,11 @@ def _is_stale(current: AlertRecord, incoming: AlertNotification) -> bool:
     return incoming.receivedAt < current.statusReceivedAt
 
 
-def _flapping(history: tuple[StatusChange, ...], now: str, threshold: int, window_seconds: int) -> bool:
+def _flapping(record: AlertRecord, now: str, threshold: int, window_seconds: int) -> bool:
+    """More status changes than `threshold` inside the window; the first sighting is no change."""
     since = datetime.fromisoformat(now) - timedelta(seconds=window_seconds)
-    return sum(1 for change in history if datetime.fromisoformat(change.at) >= since) > threshold
+    changes = [c for c in record.statusHistory if c.at != record.firstSeenAt]
+    return sum(1 for change in changes if datetime.fromisoformat(change.at) >= since) > threshold
 
 
 def apply_notification(
@@ -141,6 +143,8 @@ def apply_notification(
             "statusReceivedAt": incoming.receivedAt,
             "statusHistory": history,
             "service": service or current.service,
-            "flapping": _flapping(history[1:], incoming.receivedAt, flap_threshold, flap_window_seconds),
         }
-    return current.model_copy(update=update)
+    changed = current.model_copy(update=update)
+    return changed.model_copy(
+        update={"flapping": _flapping(changed, incoming.receivedAt, flap_threshold, flap_window_seconds)}
+    )

@@ -145,7 +145,7 @@ class PortClient:
             page_size = SEARCH_PAGE_SIZE if limit is None else min(SEARCH_PAGE_SIZE, limit - len(found))
             query: dict[str, Any] = {"query": {"combinator": combinator, "rules": rules}, "limit": page_size}
             if cursor is not None:
-                pass
+                query["from"] = cursor
             page = _json_object(self._call("POST", path, content=_encode(query)), "POST", path)
             entities = page.get("entities")
             if not isinstance(entities, list):
@@ -154,6 +154,8 @@ class PortClient:
             next_cursor = page.get("next")
             if not isinstance(next_cursor, str) or not next_cursor or not entities:
                 break
+            if next_cursor == cursor:
+                raise PortApiError(f"Port answered POST {path} with the same page cursor twice", retryable=True)
             cursor = next_cursor
         return found
 

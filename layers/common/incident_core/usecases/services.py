@@ -17,10 +17,16 @@ def _path_steps(path: str) -> list[str | int]:
 
 
 def _tag_value(tags: Any, key: str) -> str | None:
+    """`key:value` items of a comma-separated string or list, or `[key, value]` pairs (Sentry's tags)."""
     items = tags.split(",") if isinstance(tags, str) else tags if isinstance(tags, list) else []
     for item in items:
-        name, separator, value = str(item).strip().partition(":")
-        if separator and name.strip().lower() == key.lower() and value.strip():
+        if isinstance(item, list) and len(item) == 2:
+            name, value = str(item[0]), str(item[1])
+        else:
+            name, separator, value = str(item).strip().partition(":")
+            if not separator:
+                continue
+        if name.strip().lower() == key.lower() and value.strip():
             return value.strip()
     return None
 

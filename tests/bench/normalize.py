@@ -1,0 +1,103 @@
+"""Normalization cost per source, as a multiple of `json.loads` of the same body.
+
+Both are timed in this process, interleaved repeat by repeat, and the best repeat of each is kept, so the
+ratio holds on a slow or a busy machine. `normalize` authenticates with the example secrets (a parsed
+`WebhookSecrets`, as the ingest handler holds it) and without `now`, so the signed-timestamp freshness
+check of the recorded samples is skipped; everything else of the ingest path's normalization runs.
+"""
+
+from __future__ import annotations
+
+import json
+import timeit
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from incident_core.auth.webhooks import WebhookSecrets
+from incident_core.models import Source
+from incident_core.normalizers import normalize
+from tests.bench.harness import median
+from tests.events import example_secrets, webhook_event, webhook_event_names
+
+REPEATS = 9
+TARGET_SECONDS_PER_REPEAT = 0.01
+
+
+@dataclass(frozen=True)
+class SampleTiming:
+    sample: str
+    body_bytes: int
+    alerts: int
+    normalize_us: float
+    json_loads_us: float
+
+    @property
+    def ratio(self) -> float:
+        return self.normalize_us / self.json_loads_us
+
+
+@dataclass(frozen=True)
+class SourceTiming:
+    source: str
+    normalize_us: float
+    json_loads_us: float
+    ratio: float
+    samples: list[SampleTiming]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "normalize_us": self.normalize_us,
+            "json_loads_us": self.json_loads_us,
+            "ratio": self.ratio,
+            "samples": {s.sample: {**asdict(s), "ratio": s.ratio} for s in self.samples},
+        }
+
+
+def _calls_per_repeat(call: Callable[[], object]) -> int:
+    """Enough calls for one repeat to last about TARGET_SECONDS_PER_REPEAT (timer noise stays small)."""
+    timer = timeit.Timer(call)
+    number = 1
+    while True:
+        elapsed = timer.timeit(number)
+        if elapsed >= TARGET_SECONDS_PER_REPEAT / 10:
+            return max(1, round(number * TARGET_SECONDS_PER_REPEAT / elapsed))
+        number *= 10
+
+
+def time_sample(source: Source, name: str, secrets: WebhookSecrets) -> SampleTiming:
+    headers, body = webhook_event(source.value, name)
+    alerts = normalize(source, headers, body, secrets)  # fails loudly if a sample stopped verifying
+
+    def normalize_call() -> object:
+        return normalize(source, headers, body, secrets)
+
+    def json_call() -> object:
+        return json.loads(body)
+
+    normalize_timer, json_timer = timeit.Timer(normalize_call), timeit.Timer(json_call)
+    normalize_number, json_number = _calls_per_repeat(normalize_call), _calls_per_repeat(json_call)
+    best_normalize = best_json = float("inf")
+    for _ in range(REPEATS):  # interleaved: a slow spell of the machine hits both sides alike
+        best_normalize = min(best_normalize, normalize_timer.timeit(normalize_number) / normalize_number)
+        best_json = min(best_json, json_timer.timeit(json_number) / json_number)
+    return SampleTiming(name, len(body), len(alerts), best_normalize * 1e6, best_json * 1e6)
+
+
+def run() -> list[SourceTiming]:
+    secrets = WebhookSecrets.from_json(example_secrets())
+    results = []
+    for source in Source:
+        samples = [time_sample(source, name, secrets) for name in webhook_event_names(source.value)]
+        if not samples:
+            raise AssertionError(f"no samples in events/webhooks/{source.value}/")
+        results.append(
+            SourceTiming(
+                source=source.value,
+                normalize_us=median([s.normalize_us for s in samples]),
+                json_loads_us=median([s.json_loads_us for s in samples]),
+                ratio=median([s.ratio for s in samples]),
+                samples=samples,
+            )
+        )
+    return results
