@@ -115,8 +115,7 @@ def test_a_long_outage_parks_alerts_in_the_dlq_and_redrive_delivers_them(
     assert stack.queued(stack.dead_letter_url) == 2
     assert stack.port_alerts() == {}
 
-    stack.port.fail_next(0)
-    stack.port._failures.clear()
+    stack.port.recover()
     monkeypatch.setenv("ALERT_DLQ_URL", stack.dead_letter_url)
     monkeypatch.setenv("ALERT_QUEUE_URL", stack.queue_url)
     assert cli.main(["dlq", "redrive"]) == 0
