@@ -20,7 +20,7 @@ from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.notification import AlertNotification
 from incident_core.queue import AlertQueue, redrive
-from incident_core.store import alerts as alerts_module
+from incident_core.store import versioned
 from incident_core.store.alerts import AlertStore
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
 from incident_core.usecases.projection import ALERT_BLUEPRINT, Projector, alert_entity, visible_hash
@@ -209,7 +209,7 @@ def test_a_key_that_keeps_changing_gives_up_with_a_conflict(alert_store: AlertSt
     stored = alert_store.get(key)
     assert stored is not None
     assert "mine" not in stored.recentNotificationIds
-    assert stored.notificationCount == 1 + alerts_module.MAX_WRITE_ATTEMPTS
+    assert stored.notificationCount == 1 + versioned.MAX_WRITE_ATTEMPTS
 
 
 def test_concurrent_creation_of_a_new_alert_keeps_both(alert_store: AlertStore) -> None:

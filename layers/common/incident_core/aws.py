@@ -13,6 +13,7 @@ import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
 
@@ -26,6 +27,10 @@ def dynamodb() -> DynamoDBServiceResource:
 
 def sqs() -> SQSClient:
     return _client("sqs", *_cache_key())  # type: ignore[no-any-return]
+
+
+def sns() -> SNSClient:
+    return _client("sns", *_cache_key())  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=16)

@@ -27,18 +27,21 @@ LOCAL_ENDPOINT = "http://127.0.0.1:5000"
 LOCAL_ENDPOINT_VARIABLE = "DEVSTACK_AWS_URL"  # where `make run` put the embedded AWS, if not on :5000
 LOCAL_NAMES = {
     "alerts_table": "AlertsTable",
+    "incidents_table": "IncidentsTable",
     "port_entities_table": "PortEntitiesTable",
     "alert_queue": "AlertQueue.fifo",
     "alert_dlq": "AlertDeadLetterQueue.fifo",
 }
 STACK_OUTPUTS = {
     "alerts_table": "AlertsTableName",
+    "incidents_table": "IncidentsTableName",
     "port_entities_table": "PortEntitiesTableName",
     "alert_queue": "AlertQueueUrl",
     "alert_dlq": "AlertDeadLetterQueueUrl",
 }
 ENVIRONMENT_NAMES = {
     "alerts_table": "ALERTS_TABLE",
+    "incidents_table": "INCIDENTS_TABLE",
     "port_entities_table": "PORT_ENTITIES_TABLE",
     "alert_queue": "ALERT_QUEUE_URL",
     "alert_dlq": "ALERT_DLQ_URL",
@@ -141,6 +144,36 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from incident_core.store.incidents import IncidentStore
+    from incident_core.usecases.postmortem import render_timeline
+
+    table_name = Targets(args).name("incidents_table")
+    store = IncidentStore(aws.dynamodb().Table(table_name))
+    if args.action == "show":
+        incident = store.get(args.identifier)
+        if incident is None:
+            raise UsageError(f"no incident {args.identifier}")
+        if args.json:
+            print(incident.model_dump_json(indent=2))
+            return EXIT_OK
+        fields = incident.model_dump(mode="json", exclude={"timeline", "postmortem", "providerData", "version"})
+        print("\n".join(f"{key}: {value}" for key, value in fields.items()))
+        print(f"\nTimeline\n\n{render_timeline(incident)}")
+        if incident.postmortem:
+            print(f"\nPostmortem\n\n{incident.postmortem}")
+        return EXIT_OK
+    incidents = sorted(store.scan(), key=lambda i: i.createdAt, reverse=True)
+    if args.json:
+        print(json.dumps([i.model_dump(mode="json", exclude={"timeline", "postmortem"}) for i in incidents], indent=2))
+        return EXIT_OK
+    print(f"{'STATUS':<14}{'SEVERITY':<10}{'CREATED':<26}{'ASSIGNEE':<24}IDENTIFIER / TITLE")
+    for i in incidents:
+        assignee = i.assignee or "-"
+        print(f"{i.status.value:<14}{i.severity.value:<10}{i.createdAt:<26}{assignee:<24}{i.identifier}  {i.title}")
+    return EXIT_OK
+
+
 def _alert_details(record: dict[str, Any]) -> str:
     lines = [f"{key}: {value}" for key, value in record.items() if key not in ("rawPayload", "statusHistory")]
     lines.append("statusHistory:")
@@ -173,7 +206,7 @@ def _port_client_from_environment() -> PortClient:
 def cmd_port_resources(args: argparse.Namespace) -> int:
     from incident_core.port.resources import apply_plan, load_resources, plan_resources
 
-    resources = load_resources(Path(args.port_dir), service_blueprint=args.service_blueprint)
+    resources = load_resources(Path(args.port_dir), service_blueprint=args.service_blueprint, api_url=args.api_url)
     with _port_client_from_environment() as client:
         plan = plan_resources(client, resources)
         print(plan.summary())
@@ -216,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     alerts.set_defaults(run=cmd_alerts)
 
+    incidents = commands.add_parser("incidents", help="incidents, with their timeline and postmortem")
+    incident_actions = incidents.add_subparsers(dest="action", required=True)
+    with_target(incident_actions.add_parser("list")).add_argument("--json", action="store_true")
+    incident_show = with_target(incident_actions.add_parser("show"))
+    incident_show.add_argument("identifier")
+    incident_show.add_argument("--json", action="store_true")
+    incidents.set_defaults(run=cmd_incidents)
+
     port = commands.add_parser("port", help="Port resources and entities")
     port_actions = port.add_subparsers(dest="action", required=True)
     entities = with_target(port_actions.add_parser("entities", help="what was projected into Port"))
@@ -229,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--service-blueprint",
             default=os.environ.get("SERVICE_BLUEPRINT", "service"),
             help="your catalog's service blueprint identifier",
+        )
+        resources_cmd.add_argument(
+            "--api-url",
+            default=os.environ.get("INCIDENT_LIFECYCLE_API_URL"),
+            help="the stack's ApiUrl output, which Port's actions call (default: $INCIDENT_LIFECYCLE_API_URL)",
         )
         resources_cmd.set_defaults(run=cmd_port_resources)
 

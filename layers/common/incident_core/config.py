@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from incident_core.errors import ConfigurationError
-from incident_core.models import Source
+from incident_core.models import Severity, Source
+from incident_core.models.alert_record import AlertRecord
+from incident_core.models.incident import ProviderName
 
 DEFAULT_SERVICE_MAPPING: dict[Source, tuple[str, ...]] = {
     Source.PROMETHEUS: ("alert.labels.service", "alert.labels.app", "alert.labels.job"),
@@ -48,7 +50,36 @@ _ENVIRONMENT = {
     "service_mapping": "SERVICE_MAPPING",
     "service_blueprint": "SERVICE_BLUEPRINT",
     "secrets_max_age_seconds": "SECRETS_MAX_AGE_SECONDS",
+    "incidents_table": "INCIDENTS_TABLE",
+    "action_queue_url": "ACTION_QUEUE_URL",
+    "action_max_attempts": "ACTION_MAX_ATTEMPTS",
+    "escalation_topic_arn": "ESCALATION_TOPIC_ARN",
+    "correlation_window_minutes": "CORRELATION_WINDOW_MINUTES",
+    "auto_trigger_rules": "AUTO_TRIGGER_RULES",
+    "service_dependency_relation": "SERVICE_DEPENDENCY_RELATION",
+    "impact_depth": "IMPACT_DEPTH",
 }
+
+
+class AutoTriggerRule(BaseModel):
+    """Open an incident by itself for an alert that matches every listed condition (absent: any)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    severity: tuple[Severity, ...] | None = None
+    source: tuple[Source, ...] | None = None
+    service: tuple[str, ...] | None = None
+    provider: ProviderName = ProviderName.NATIVE
+
+    def matches(self, alert: AlertRecord) -> bool:
+        return (
+            (self.severity is None or alert.severity in self.severity)
+            and (self.source is None or alert.source in self.source)
+            and (self.service is None or alert.service in self.service)
+        )
+
+
+DEFAULT_AUTO_TRIGGER_RULES = (AutoTriggerRule(severity=(Severity.CRITICAL,)),)
 
 
 class Settings(BaseModel):
@@ -70,6 +101,21 @@ class Settings(BaseModel):
     service_mapping: dict[Source, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_SERVICE_MAPPING))
     service_blueprint: str = "service"
     secrets_max_age_seconds: int = Field(default=300, ge=0)
+    incidents_table: str = ""
+    action_queue_url: str = ""
+    action_max_attempts: int = Field(default=5, ge=1)
+    escalation_topic_arn: str = ""
+    correlation_window_minutes: int = Field(default=30, ge=0)
+    auto_trigger_rules: tuple[AutoTriggerRule, ...] = DEFAULT_AUTO_TRIGGER_RULES
+    service_dependency_relation: str = "dependencies"
+    impact_depth: int = Field(default=3, ge=0)
+
+    @field_validator("auto_trigger_rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else DEFAULT_AUTO_TRIGGER_RULES
+        return value
 
     @field_validator("service_mapping", mode="before")
     @classmethod

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -16,15 +17,34 @@ from incident_core.config import Settings, get_settings
 from incident_core.errors import IncidentCoreError
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
 from incident_core.models import Source
+from incident_core.models.action import ActionRun
+from incident_core.models.incident import LifecycleStep
 from incident_core.normalizers.common import format_utc
+from incident_core.notifications import SnsNotifier
 from incident_core.port.client import PortClient
+from incident_core.port.links import entity_url
+from incident_core.providers import ProviderContext, provider_for
 from incident_core.queue import AlertQueue
 from incident_core.secrets import load_port_credentials, load_webhook_secrets
 from incident_core.store.alerts import AlertStore
+from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
+from incident_core.usecases.actions import (
+    ActionQueue,
+    ActionRunner,
+    LedgerOnlyReporter,
+    PortRunReporter,
+    RunReporter,
+    accept_action,
+)
+from incident_core.usecases.catalog import LocalServiceCatalog, PortServiceCatalog, ServiceCatalog
 from incident_core.usecases.ingest import WebhookRequest, ingest_webhook
+from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
-from incident_core.usecases.projection import Projector
+from incident_core.usecases.projection import INCIDENT_BLUEPRINT, Projector
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
 
 logger = Logger()
 METRICS_NAMESPACE = "IncidentLifecycle"
@@ -77,23 +97,139 @@ def _port_client(base_url: str, client_id: str, client_secret: str) -> PortClien
     return PortClient(base_url, client_id, client_secret)
 
 
-def build_projector(settings: Settings) -> Projector:
+def port_client(settings: Settings) -> PortClient | None:
+    """The Port client when credentials are configured; None means entities are kept locally."""
     credentials = load_port_credentials(settings)
-    sink = (
-        _port_client(settings.port_api_url, credentials.clientId, credentials.clientSecret)
-        if credentials.complete
-        else None
+    if not credentials.complete:
+        return None
+    return _port_client(settings.port_api_url, credentials.clientId, credentials.clientSecret)
+
+
+def _table(settings: Settings, name: str) -> Table:
+    return aws.dynamodb().Table(settings.required(name))
+
+
+def _projection_store(settings: Settings) -> ProjectionStore:
+    return ProjectionStore(aws.dynamodb(), _table(settings, "port_entities_table"))
+
+
+def build_projector(settings: Settings) -> Projector:
+    return Projector(_projection_store(settings), port_client(settings), lambda: format_utc(datetime.now(UTC)))
+
+
+def incident_link(settings: Settings, identifier: str) -> str:
+    return entity_url(settings.port_api_url, INCIDENT_BLUEPRINT, identifier)
+
+
+def build_lifecycle(settings: Settings) -> LifecycleContext:
+    def catalog() -> ServiceCatalog:
+        client = port_client(settings)
+        if client is None:
+            return LocalServiceCatalog(_projection_store(settings), settings.service_blueprint)
+        return PortServiceCatalog(client, settings.service_blueprint)
+
+    providers = ProviderContext(
+        notifier=lambda: SnsNotifier(aws.sns(), settings.required("escalation_topic_arn")),
+        link=lambda identifier: incident_link(settings, identifier),
     )
-    table = aws.dynamodb().Table(settings.required("port_entities_table"))
-    return Projector(ProjectionStore(aws.dynamodb(), table), sink, lambda: format_utc(datetime.now(UTC)))
+    return LifecycleContext(
+        incidents=IncidentStore(_table(settings, "incidents_table")),
+        alerts=AlertStore(_table(settings, "alerts_table")),
+        provider=lambda name: provider_for(name, providers),
+        catalog=catalog,
+        settings=settings,
+        pause=time.sleep,
+    )
 
 
 def build_alert_processor(settings: Settings) -> AlertProcessor:
     return AlertProcessor(
-        alerts=AlertStore(aws.dynamodb().Table(settings.required("alerts_table"))),
+        alerts=AlertStore(_table(settings, "alerts_table")),
         projector=lambda: build_projector(settings),
+        lifecycle=lambda: build_lifecycle(settings),
         settings=settings,
     )
+
+
+def build_reporter(settings: Settings) -> RunReporter:
+    ledger = IncidentStore(_table(settings, "incidents_table"))
+    client = port_client(settings)
+    return LedgerOnlyReporter(ledger) if client is None else PortRunReporter(ledger, client)
+
+
+def make_action_handler(step: LifecycleStep) -> Handler:
+    """POST /actions/<step>: verify Port's signature, validate, queue; 202 once queued."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        settings = get_settings()
+        try:
+            accepted = accept_action(
+                step,
+                lower_case_headers(event),
+                raw_body(event),
+                client_secret=load_port_credentials(settings).clientSecret,
+                now=datetime.now(UTC),
+                ledger=lambda: IncidentStore(_table(settings, "incidents_table")),
+                queue=lambda: ActionQueue(aws.sqs(), settings.required("action_queue_url")),
+                reporter=lambda: build_reporter(settings),
+            )
+        except IncidentCoreError as error:
+            logger.info(
+                "action refused", extra={"step": step.value, "status": error.http_status, "reason": error.message}
+            )
+            return error_response(error)
+        logger.info("action accepted", extra={"step": step.value, "runId": accepted.run_id})
+        return json_response(accepted.status_code, accepted.message, runId=accepted.run_id)
+
+    return handler
+
+
+def _record_lifecycle_metrics(outcome: StepOutcome, step: LifecycleStep) -> None:
+    """MTTA when acknowledged, MTTR when resolved, per service and severity."""
+    incident = outcome.incident
+    measured = {
+        LifecycleStep.ACKNOWLEDGE: ("MTTA", incident.mtta_seconds),
+        LifecycleStep.RESOLVE: ("MTTR", incident.mttr_seconds),
+    }
+    name, seconds = measured.get(step, ("", None))
+    if seconds is None:
+        return
+    for service in incident.services or ("none",):
+        with single_metric(name=name, unit=MetricUnit.Seconds, value=seconds, namespace=METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="service", value=service)
+            metric.add_dimension(name="severity", value=incident.severity.value)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def action_worker_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """SQS batch of queued action runs; a failed run fails the later runs of its incident too (order)."""
+    settings = get_settings()
+    ledger = IncidentStore(_table(settings, "incidents_table"))
+    runner = ActionRunner(
+        ledger=ledger,
+        lifecycle=lambda: build_lifecycle(settings),
+        projector=lambda: build_projector(settings),
+        reporter=lambda: build_reporter(settings),
+        link=lambda incident: incident_link(settings, incident.identifier),
+        max_attempts=settings.action_max_attempts,
+        record_metrics=_record_lifecycle_metrics,
+    )
+    failed: list[str] = []
+    failed_groups: set[str] = set()
+    for record in event.get("Records", []):
+        group = str(record.get("attributes", {}).get("MessageGroupId", record["messageId"]))
+        if group in failed_groups:
+            failed.append(record["messageId"])
+            continue
+        try:
+            run = ActionRun.model_validate_json(record["body"])
+            runner.execute(run, attempt=int(record.get("attributes", {}).get("ApproximateReceiveCount", 1)))
+        except Exception:  # the queue retries it; the last attempt reports FAILURE from inside `execute`
+            logger.exception("action run failed; it will be retried", extra={"messageId": record["messageId"]})
+            failed_groups.add(group)
+            failed.append(record["messageId"])
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from incident_core.errors import Conflict
 from incident_core.models.alert_record import AlertRecord
+from incident_core.store.versioned import change_versioned, put_versioned
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 ALERT_KEY_PREFIX = "ALERT#"
-MAX_WRITE_ATTEMPTS = 5
 
 
 def alert_key(dedup_key: str) -> str:
@@ -32,27 +29,10 @@ class AlertStore:
     def change(
         self, dedup_key: str, update: Callable[[AlertRecord | None], AlertRecord | None]
     ) -> tuple[AlertRecord | None, bool]:
-        """Apply `update` to the current record with optimistic concurrency.
+        """Apply `update` to the current record with optimistic concurrency (see `change_versioned`)."""
+        return change_versioned(lambda: self.get(dedup_key), self._put, update, what=f"alert {dedup_key}")
 
-        Returns the resulting record and whether it was written; `update` returning None writes nothing.
-        A lost race re-reads and re-applies, so concurrent notifications are never lost.
-        """
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self.get(dedup_key)
-            changed = update(current)
-            if changed is None:
-                return current, False
-            new = changed.model_copy(update={"version": (current.version if current else 0) + 1})
-            try:
-                self._put(new, expected_version=current.version if current else None)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                continue
-            return new, True
-        raise Conflict(f"alert {dedup_key} kept changing under {MAX_WRITE_ATTEMPTS} concurrent writers")
-
-    def _put(self, record: AlertRecord, *, expected_version: int | None) -> None:
+    def _put(self, record: AlertRecord, expected_version: int | None) -> None:
         item: dict[str, Any] = {
             "pk": alert_key(record.dedup_key),
             "kind": "alert",
@@ -64,14 +44,7 @@ class AlertStore:
         }
         if record.service:
             item["service"] = record.service
-        if expected_version is None:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        else:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="version = :expected",
-                ExpressionAttributeValues={":expected": expected_version},
-            )
+        put_versioned(self._table, item, expected_version=expected_version)
 
     def scan(self) -> Iterator[AlertRecord]:
         """Every alert; the CLI's listing (an operator's view, not a hot path)."""

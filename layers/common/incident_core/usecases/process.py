@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from incident_core.config import Settings
 from incident_core.errors import IncidentCoreError
 from incident_core.models.alert_record import AlertRecord, apply_notification
+from incident_core.models.incident import Incident
 from incident_core.models.notification import AlertNotification
 from incident_core.store.alerts import AlertStore
+from incident_core.usecases.lifecycle import LifecycleContext, correlate_alert
 from incident_core.usecases.projection import Projector
 from incident_core.usecases.services import service_of
 
@@ -46,18 +48,24 @@ class BatchOutcome:
 class AlertProcessor:
     alerts: AlertStore
     projector: Callable[[], Projector]
+    lifecycle: Callable[[], LifecycleContext]
     settings: Settings
 
     def process(self, messages: Sequence[QueuedMessage]) -> BatchOutcome:
         outcome = BatchOutcome()
         failed_groups: set[str] = set()
         records: dict[str, tuple[AlertRecord, list[str]]] = {}
+        incidents: dict[str, Incident] = {}
         for message in messages:
             if message.group_id in failed_groups:
                 outcome.failed_message_ids.append(message.message_id)
                 continue
             try:
                 record, written = self._store(message)
+                correlated = correlate_alert(self.lifecycle(), record)
+                if correlated is not None:
+                    incidents[correlated.incident.identifier] = correlated.incident
+                    record = next((a for a in correlated.changed_alerts if a.dedup_key == record.dedup_key), record)
             except Exception:  # one bad message must not sink the batch: it is retried, then parked
                 logger.exception("alert not stored; it will be retried", extra={"messageId": message.message_id})
                 failed_groups.add(message.group_id)
@@ -70,7 +78,10 @@ class AlertProcessor:
 
         if records:
             try:
-                outcome.projected = self.projector().project_alerts([r for r, _ in records.values()])
+                projector = self.projector()
+                # Incidents first: an alert's relation to its incident needs the incident in Port.
+                outcome.projected = projector.project_incidents(list(incidents.values()))
+                outcome.projected += projector.project_alerts([r for r, _ in records.values()])
             except IncidentCoreError as exc:
                 logger.warning("projection to Port failed; the batch will be retried", extra={"reason": exc.message})
                 outcome.failed_message_ids.extend(mid for _, ids in records.values() for mid in ids)

@@ -15,12 +15,16 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from incident_core.models.alert_record import AlertRecord
+from incident_core.models.incident import Incident
 from incident_core.port.client import BulkUpsertError
 from incident_core.port.retry import is_retryable_status
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
+from incident_core.usecases.postmortem import render_timeline
 
 ALERT_BLUEPRINT = "alert"
-SERVICE_RELATION = "service"
+INCIDENT_BLUEPRINT = "incident"
+SERVICE_RELATIONS = frozenset({"service", "services", "impactedServices"})
+"""Relations to the user's service blueprint: values come from monitoring labels and may not exist in Port."""
 
 logger = Logger(child=True)
 
@@ -34,7 +38,7 @@ class EntitySink(Protocol):
 def alert_entity(record: AlertRecord) -> dict[str, Any]:
     relations: dict[str, Any] = {}
     if record.service:
-        relations[SERVICE_RELATION] = record.service
+        relations["service"] = record.service
     if record.incidentId:
         relations["incident"] = record.incidentId
     return {
@@ -42,6 +46,36 @@ def alert_entity(record: AlertRecord) -> dict[str, Any]:
         "title": record.title[:300],
         "properties": record.as_alert().seed_fields(),
         "relations": relations,
+    }
+
+
+def incident_entity(incident: Incident) -> dict[str, Any]:
+    """The incident as Port's `incident` blueprint holds it (names follow Port's incident pattern)."""
+    properties: dict[str, Any] = {
+        "title": incident.title,
+        "description": incident.description,
+        "status": incident.status.value,
+        "severity": incident.severity.value,
+        "urgency": incident.urgency,
+        "provider": incident.provider.value,
+        "externalId": incident.externalId,
+        "url": incident.url,
+        "assignee": incident.assignee,
+        "escalationLevel": incident.escalationLevel,
+        "escalationPolicy": incident.escalationPolicy,
+        "alerted_at": incident.createdAt,
+        "acknowledgedAt": incident.acknowledgedAt,
+        "resolved_at": incident.resolvedAt,
+        "timeline": render_timeline(incident),
+        "postmortem_content": incident.postmortem,
+        "mttaSeconds": incident.mtta_seconds,
+        "mttrSeconds": incident.mttr_seconds,
+    }
+    return {
+        "identifier": incident.identifier,
+        "title": incident.title[:300],
+        "properties": {k: v for k, v in properties.items() if v is not None},
+        "relations": {"services": list(incident.services), "impactedServices": list(incident.impactedServices)},
     }
 
 
@@ -60,6 +94,10 @@ class Projector:
         """Write the alerts whose visible state changed since the last projection; return how many."""
         entities = {record.identifier: alert_entity(record) for record in records}
         return self.project(ALERT_BLUEPRINT, list(entities.values()))
+
+    def project_incidents(self, incidents: Sequence[Incident]) -> int:
+        entities = {incident.identifier: incident_entity(incident) for incident in incidents}
+        return self.project(INCIDENT_BLUEPRINT, list(entities.values()))
 
     def project(self, blueprint: str, entities: list[dict[str, Any]]) -> int:
         known = self._store.hashes(projection_key(blueprint, e["identifier"]) for e in entities)
@@ -89,7 +127,7 @@ class Projector:
         return len(changed)
 
     def _write(self, blueprint: str, entities: list[dict[str, Any]]) -> None:
-        """Upsert; entities Port refuses for a related service it does not know go again without it.
+        """Upsert; entities Port refuses for a related service it does not know go again without those.
 
         The service comes from a label the monitoring tool sent; a typo or a service not yet in the
         catalog must not keep the alert out of Port (nor create an empty service entity there).
@@ -102,9 +140,9 @@ class Projector:
             if error.retryable or not refused:
                 raise
             retry = [
-                {**e, "relations": {k: v for k, v in e["relations"].items() if k != SERVICE_RELATION}}
+                {**e, "relations": {k: v for k, v in e["relations"].items() if k not in SERVICE_RELATIONS}}
                 for e in entities
-                if e["identifier"] in refused and SERVICE_RELATION in e.get("relations", {})
+                if e["identifier"] in refused and SERVICE_RELATIONS & e.get("relations", {}).keys()
             ]
             if len(retry) != len(refused):
                 raise

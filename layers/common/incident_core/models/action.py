@@ -1,0 +1,162 @@
+"""A Port action run as it reaches us: our body template, or Port's legacy default run payload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from incident_core.errors import MalformedRequest
+from incident_core.models.alert import Severity
+from incident_core.models.incident import LifecycleStep, ProviderName
+from incident_core.normalizers.common import dig, mapping
+
+
+class ActionRun(BaseModel):
+    """What every step needs: which run, on which entity, with which inputs, by whom."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runId: str = Field(min_length=1)
+    step: LifecycleStep
+    action: str = ""
+    entity: dict[str, Any] | None = None
+    """The Port entity the action ran on (the incident; the alert for "trigger from alert"), if any."""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    user: str = "unknown"
+
+    @property
+    def entity_identifier(self) -> str | None:
+        identifier = (self.entity or {}).get("identifier")
+        return str(identifier) if identifier else None
+
+    @property
+    def entity_blueprint(self) -> str | None:
+        blueprint = (self.entity or {}).get("blueprint")
+        return str(blueprint) if blueprint else None
+
+
+def _entity(value: Any) -> dict[str, Any] | None:
+    # Port renders an action without an entity as {} (our template) or null (legacy payload).
+    return value if isinstance(value, dict) and value.get("identifier") else None
+
+
+def parse_action_run(step: LifecycleStep, payload: Any) -> ActionRun:
+    """Accept our template (`runId`, `entity`, `inputs`, `user`) or the legacy run (`context.runId`,
+    `payload.entity`, `payload.properties`, `trigger.by.user.email`); raise `MalformedRequest` naming the
+    field otherwise."""
+    if not isinstance(payload, dict):
+        raise MalformedRequest("body", "expected a JSON object")
+    legacy = isinstance(payload.get("context"), dict) and "runId" not in payload
+    if legacy:
+        context = payload["context"]
+        inner = mapping(payload.get("payload"))
+        user = mapping(dig(payload, "trigger", "by", "user"))
+        fields = {
+            "runId": context.get("runId"),
+            "action": payload.get("action") or "",
+            "entity": _entity(inner.get("entity")),
+            "inputs": inner.get("properties") if inner.get("properties") is not None else {},
+            "user": user.get("email") or "unknown",
+        }
+        names = {"runId": "context.runId", "inputs": "payload.properties", "entity": "payload.entity"}
+    else:
+        fields = {
+            "runId": payload.get("runId"),
+            "action": payload.get("action") or "",
+            "entity": _entity(payload.get("entity")),
+            "inputs": payload.get("inputs") if payload.get("inputs") is not None else {},
+            "user": payload.get("user") or "unknown",
+        }
+        names = {}
+    try:
+        return ActionRun.model_validate({**fields, "step": step})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "body"
+        raise MalformedRequest(names.get(field, field), first["msg"]) from exc
+
+
+def _identifiers(value: Any) -> Any:
+    """Port renders entity inputs as entity objects or bare identifiers; keep the identifiers."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [item.get("identifier") if isinstance(item, dict) else item for item in items]
+
+
+ServiceIdentifiers = Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(_identifiers)]
+OptionalText = Annotated[str | None, BeforeValidator(lambda v: v.strip() or None if isinstance(v, str) else v)]
+
+
+def _required_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+RequiredText = Annotated[str, AfterValidator(_required_text)]
+
+
+def _user(value: Any) -> Any:
+    # A user input arrives as an email, or as Port's user object.
+    return value.get("email") if isinstance(value, dict) else value
+
+
+class StepInputs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TriggerInputs(StepInputs):
+    title: OptionalText = None
+    severity: Severity | None = None
+    services: ServiceIdentifiers = Field(default_factory=list)
+    provider: ProviderName | None = None
+
+
+class AcknowledgeInputs(StepInputs):
+    pass
+
+
+class ReassignInputs(StepInputs):
+    assignee: Annotated[RequiredText, BeforeValidator(_user)]
+
+
+class AssociateServicesInputs(StepInputs):
+    services: Annotated[ServiceIdentifiers, Field(min_length=1)]
+
+
+class EscalateInputs(StepInputs):
+    level: int | None = Field(default=None, ge=1)
+    policy: OptionalText = None
+    user: Annotated[OptionalText, BeforeValidator(_user)] = None
+
+
+class AddNoteInputs(StepInputs):
+    note: RequiredText
+
+
+class ResolveInputs(StepInputs):
+    resolution: RequiredText
+    resolveAlerts: bool = True
+
+
+STEP_INPUTS: dict[LifecycleStep, type[StepInputs]] = {
+    LifecycleStep.TRIGGER: TriggerInputs,
+    LifecycleStep.ACKNOWLEDGE: AcknowledgeInputs,
+    LifecycleStep.REASSIGN: ReassignInputs,
+    LifecycleStep.ASSOCIATE_SERVICES: AssociateServicesInputs,
+    LifecycleStep.ESCALATE: EscalateInputs,
+    LifecycleStep.ADD_NOTE: AddNoteInputs,
+    LifecycleStep.RESOLVE: ResolveInputs,
+}
+
+
+def parse_inputs(run: ActionRun) -> StepInputs:
+    """The run's inputs as its step expects them; `MalformedRequest` names `inputs.<field>`."""
+    try:
+        return STEP_INPUTS[run.step].model_validate(run.inputs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        raise MalformedRequest(f"inputs.{location}" if location else "inputs", first["msg"]) from exc

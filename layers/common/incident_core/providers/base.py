@@ -1,0 +1,81 @@
+"""The interface every incident tool implements, and what a step hands back.
+
+A provider performs the step in its own system (or, for `native`, notifies people itself); the lifecycle
+use cases own the incident's state, its timeline, the store and Port. A step a tool cannot do raises
+`Unsupported` with a sentence the Port run shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident_core.errors import IncidentCoreError
+from incident_core.models.alert_record import AlertRecord
+from incident_core.models.incident import Incident, IncidentStatus, ProviderName
+
+
+class Unsupported(IncidentCoreError):
+    """The provider has no such step; the run fails with this reason."""
+
+    http_status = 422
+
+
+class StepRefused(IncidentCoreError):
+    """The step is not allowed in the incident's current state (for example acknowledging a resolved one)."""
+
+    http_status = 409
+
+
+class EscalationRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    level: int | None = None
+    policy: str | None = None
+    user: str | None = None
+
+
+class ProviderResult(BaseModel):
+    """What the provider did: a sentence for the run's log, and anything the incident should remember."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: str
+    externalId: str | None = None
+    url: str | None = None
+    escalationLevel: int | None = None
+    escalationPolicy: str | None = None
+    assignee: str | None = None
+    providerData: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProviderState(BaseModel):
+    """The incident as the provider sees it (for reconciling)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: IncidentStatus
+    assignee: str | None = None
+    url: str | None = None
+
+
+class IncidentProvider(Protocol):
+    name: ProviderName
+
+    def trigger(self, incident: Incident, alerts: Sequence[AlertRecord]) -> ProviderResult: ...
+
+    def acknowledge(self, incident: Incident, by: str) -> ProviderResult: ...
+
+    def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult: ...
+
+    def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult: ...
+
+    def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult: ...
+
+    def add_note(self, incident: Incident, note: str, by: str) -> ProviderResult: ...
+
+    def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult: ...
+
+    def get(self, incident: Incident) -> ProviderState: ...

@@ -1,0 +1,382 @@
+"""The lifecycle steps and correlation against the real stores (moto in process), native provider."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from incident_core import aws
+from incident_core.config import Settings
+from incident_core.models import Alert, AlertStatus, Severity, Source
+from incident_core.models.action import ActionRun, parse_inputs
+from incident_core.models.alert_record import AlertRecord, apply_notification
+from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, TimelineKind
+from incident_core.models.notification import AlertNotification
+from incident_core.notifications import SnsNotifier
+from incident_core.providers import ProviderContext, provider_for
+from incident_core.providers.base import StepRefused
+from incident_core.store.alerts import AlertStore
+from incident_core.store.incidents import IncidentStore
+from incident_core.store.projections import Projection, ProjectionStore
+from incident_core.usecases.catalog import LocalServiceCatalog
+from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome, correlate_alert
+
+REGION = "us-east-1"
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+CATALOG = {
+    # checkout calls payments and inventory; payments calls the ledger; the web frontend calls checkout.
+    "web": ["checkout"],
+    "checkout": ["payments", "inventory"],
+    "payments": ["ledger"],
+    "inventory": [],
+    "ledger": ["payments"],  # a cycle: the impact walk must stop
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    ctx: LifecycleContext
+    clock: Clock
+    sqs_topic_queue: str
+    sqs: Any
+
+    def run(self, step: LifecycleStep, entity: str | dict[str, Any] | None = None, **inputs: Any) -> StepOutcome:
+        run_id = f"r_{step.value}_{len(self.ctx.incidents.get(entity).timeline) if isinstance(entity, str) else 0}"
+        body = entity if isinstance(entity, dict) else ({"identifier": entity} if entity else None)
+        run = ActionRun(runId=run_id, step=step, entity=body, inputs=inputs, user="ana@example.com")
+        return STEPS[step](self.ctx, run, parse_inputs(run))
+
+    def store_alert(self, external_id: str = "3f1c9a7e5b2d4c60", **changes: Any) -> AlertRecord:
+        fields: dict[str, Any] = {
+            "title": "HighErrorRate",
+            "severity": Severity.CRITICAL,
+            "status": AlertStatus.OPEN,
+            "source": Source.PROMETHEUS,
+            "externalId": external_id,
+            "startedAt": "2026-11-27T08:59:00.000Z",
+            "rawPayload": {"alert": {"labels": {"service": "checkout"}}},
+        }
+        alert = Alert(**(fields | changes))
+        note = AlertNotification(alert=alert, notificationId=f"n-{external_id}", receivedAt="2026-11-27T09:00:00.000Z")
+        record, _ = self.ctx.alerts.change(
+            alert.dedup_key,
+            lambda current: apply_notification(
+                current, note, service="checkout", flap_threshold=4, flap_window_seconds=3600
+            ),
+        )
+        assert record is not None
+        return record
+
+    def pages(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.sqs_topic_queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    aws.reset_clients()
+    with mock_aws():
+        _make_each_request_atomic(aws.dynamodb().meta.client)
+        tables = {name: _table(name) for name in ("AlertsTable", "IncidentsTable", "PortEntitiesTable")}
+        projections = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
+        projections.save(
+            Projection(
+                blueprint="service",
+                identifier=name,
+                visibleHash="seed",
+                entity={"identifier": name, "relations": {"dependencies": calls}},
+                projectedAt="2026-11-27T08:00:00.000Z",
+                syncedToPort=False,
+            )
+            for name, calls in CATALOG.items()
+        )
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="EscalationTopic")["TopicArn"]
+        pages = sqs.create_queue(QueueName="pages")["QueueUrl"]
+        pages_arn = sqs.get_queue_attributes(QueueUrl=pages, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pages_arn)
+        clock = Clock()
+        providers = ProviderContext(
+            notifier=lambda: SnsNotifier(sns, topic), link=lambda identifier: f"https://app.port.io/x/{identifier}"
+        )
+        ctx = LifecycleContext(
+            incidents=IncidentStore(tables["IncidentsTable"]),
+            alerts=AlertStore(tables["AlertsTable"]),
+            provider=lambda name: provider_for(name, providers),
+            catalog=lambda: LocalServiceCatalog(projections, "service"),
+            settings=Settings(),
+            clock=clock,
+        )
+        yield World(ctx, clock, pages, sqs)
+    aws.reset_clients()
+
+
+def _make_each_request_atomic(client: Any) -> None:
+    """DynamoDB applies each request (a conditional put included) atomically; moto's in-process backend
+    does not guard against threads, so requests are serialized here to give the races real semantics."""
+    lock = threading.Lock()
+
+    def acquire(**_: Any) -> None:  # a before-call handler that returns a value would replace the response
+        lock.acquire()
+
+    def release(**_: Any) -> None:
+        lock.release()
+
+    client.meta.events.register("before-call.dynamodb", acquire)
+    client.meta.events.register("after-call.dynamodb", release)
+
+
+def _table(name: str) -> Any:
+    return aws.dynamodb().create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+
+
+def _open_manually(world: World) -> Incident:
+    outcome = world.run(LifecycleStep.TRIGGER, None, title="Checkout is down", severity="critical")
+    assert outcome.opened
+    return outcome.incident
+
+
+def test_the_whole_lifecycle_ends_resolved_with_a_timeline_and_a_postmortem(world: World) -> None:
+    alert = world.store_alert()
+    opened = world.run(
+        LifecycleStep.TRIGGER,
+        {"identifier": alert.identifier, "blueprint": "alert", "properties": alert.as_alert().seed_fields()},
+    )
+    incident = opened.incident.identifier
+    assert opened.opened
+    assert world.ctx.alerts.get(alert.dedup_key).incidentId == incident  # type: ignore[union-attr]
+
+    world.clock.advance(120)
+    world.run(LifecycleStep.ACKNOWLEDGE, incident)
+    world.clock.advance(60)
+    reassigned = world.run(LifecycleStep.REASSIGN, incident, assignee="sre-team")
+    assert reassigned.incident.status is IncidentStatus.TRIGGERED
+    assert reassigned.incident.assignee == "sre-team"
+    associated = world.run(LifecycleStep.ASSOCIATE_SERVICES, incident, services=["payments"])
+    assert set(associated.incident.services) == {"checkout", "payments"}
+    assert associated.incident.impactedServices == ("ledger", "web", "inventory")  # upstream, then downstream
+    escalated = world.run(LifecycleStep.ESCALATE, incident)
+    assert escalated.incident.escalationLevel == 2
+    page = world.pages()
+    assert len(page) == 1
+    assert "level 2" in page[0]["Subject"]
+    assert incident in page[0]["Message"]
+    world.run(LifecycleStep.ADD_NOTE, incident, note="Rolled back checkout to v41")
+    world.clock.advance(600)
+    resolved = world.run(LifecycleStep.RESOLVE, incident, resolution="Bad deploy rolled back")
+
+    final = resolved.incident
+    assert final.status is IncidentStatus.RESOLVED
+    assert final.mtta_seconds == 120
+    assert final.mttr_seconds == 780
+    kinds = [entry.kind for entry in final.timeline]
+    assert kinds == [
+        TimelineKind.TRIGGERED,
+        TimelineKind.ACKNOWLEDGED,
+        TimelineKind.REASSIGNED,
+        TimelineKind.SERVICES_ASSOCIATED,
+        TimelineKind.ESCALATED,
+        TimelineKind.NOTE,
+        TimelineKind.RESOLVED,
+    ]
+    assert all(entry.actor == "ana@example.com" for entry in final.timeline)
+    assert final.postmortem is not None
+    assert "Bad deploy rolled back" in final.postmortem
+    assert "Rolled back checkout to v41" in final.postmortem
+    assert world.ctx.alerts.get(alert.dedup_key).status is AlertStatus.RESOLVED  # type: ignore[union-attr]
+
+
+def test_a_second_trigger_for_the_same_alert_attaches(world: World) -> None:
+    alert = world.store_alert()
+    entity = {"identifier": alert.identifier, "blueprint": "alert", "properties": alert.as_alert().seed_fields()}
+    first = world.run(LifecycleStep.TRIGGER, entity)
+    second = world.run(LifecycleStep.TRIGGER, entity, title="Same thing again")
+
+    assert not second.opened
+    assert second.incident.identifier == first.incident.identifier
+    assert "already open" in second.summary
+    assert len(list(world.ctx.incidents.scan())) == 1
+
+
+def test_an_alert_of_the_same_service_within_the_window_attaches(world: World) -> None:
+    first = world.store_alert("a1")
+    opened = correlate_alert(world.ctx, first)
+    assert opened is not None
+    assert opened.opened
+    world.clock.advance(10 * 60)
+    other = world.store_alert("b2", severity=Severity.WARNING, title="Latency")
+
+    attached = correlate_alert(world.ctx, other)
+
+    assert attached is not None
+    assert not attached.opened
+    assert attached.incident.identifier == opened.incident.identifier
+    assert attached.incident.alerts == (first.dedup_key, other.dedup_key)
+
+
+def test_outside_the_window_a_critical_alert_of_the_service_opens_a_new_incident(world: World) -> None:
+    opened = correlate_alert(world.ctx, world.store_alert("a1"))
+    world.clock.advance(31 * 60)
+    later = correlate_alert(world.ctx, world.store_alert("b2"))
+
+    assert opened is not None
+    assert later is not None
+    assert later.opened
+    assert later.incident.identifier != opened.incident.identifier
+
+
+def test_a_warning_alert_with_no_open_incident_opens_nothing(world: World) -> None:
+    assert correlate_alert(world.ctx, world.store_alert("w1", severity=Severity.WARNING)) is None
+    assert list(world.ctx.incidents.scan()) == []
+
+
+def test_fifty_parallel_deliveries_of_a_critical_alert_open_exactly_one_incident(world: World) -> None:
+    alert = world.store_alert()
+    start = threading.Barrier(50)
+    outcomes: list[StepOutcome | None] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        start.wait()
+        try:
+            outcomes.append(correlate_alert(world.ctx, alert))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    incidents = list(world.ctx.incidents.scan())
+    assert len(incidents) == 1
+    assert sum(1 for o in outcomes if o is not None and o.opened) == 1
+    assert {o.incident.identifier for o in outcomes if o is not None} == {incidents[0].identifier}
+
+
+def test_an_acknowledge_racing_a_resolve_ends_in_one_consistent_state(world: World) -> None:
+    incident = _open_manually(world).identifier
+    start = threading.Barrier(2)
+    results: dict[str, object] = {}
+
+    def step(name: LifecycleStep, **inputs: Any) -> None:
+        run = ActionRun(
+            runId=f"race-{name.value}", step=name, entity={"identifier": incident}, inputs=inputs, user=name.value
+        )
+        start.wait()
+        try:
+            results[name.value] = STEPS[name](world.ctx, run, parse_inputs(run))
+        except StepRefused as refused:
+            results[name.value] = refused
+
+    threads = [
+        threading.Thread(target=step, args=(LifecycleStep.ACKNOWLEDGE,)),
+        threading.Thread(target=step, args=(LifecycleStep.RESOLVE,), kwargs={"resolution": "fixed"}),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    final = world.ctx.incidents.get(incident)
+    assert final is not None
+    assert final.status is IncidentStatus.RESOLVED  # resolve always lands; ack either before it or refused
+    kinds = [entry.kind for entry in final.timeline]
+    assert kinds.count(TimelineKind.RESOLVED) == 1
+    if isinstance(results["acknowledge"], StepRefused):
+        assert kinds.count(TimelineKind.ACKNOWLEDGED) == 0
+        assert "resolved" in results["acknowledge"].message
+    else:
+        assert kinds.index(TimelineKind.ACKNOWLEDGED) < kinds.index(TimelineKind.RESOLVED)
+    assert final.version == len(final.timeline) + 2  # created, provider recorded, postmortem, one per step
+
+
+@pytest.mark.parametrize(
+    ("step", "inputs", "reason"),
+    [
+        (LifecycleStep.ACKNOWLEDGE, {}, "cannot be acknowledged"),
+        (LifecycleStep.REASSIGN, {"assignee": "bob@example.com"}, "cannot be reassigned"),
+        (LifecycleStep.ESCALATE, {}, "cannot be escalated"),
+        (LifecycleStep.RESOLVE, {"resolution": "again"}, "cannot be resolved again"),
+    ],
+)
+def test_steps_on_a_resolved_incident_are_refused_with_the_reason(
+    world: World, step: LifecycleStep, inputs: dict[str, Any], reason: str
+) -> None:
+    incident = _open_manually(world).identifier
+    world.run(LifecycleStep.RESOLVE, incident, resolution="done")
+    with pytest.raises(StepRefused) as refused:
+        world.run(step, incident, **inputs)
+    assert reason in refused.value.message
+
+
+def test_a_note_is_still_welcome_on_a_resolved_incident(world: World) -> None:
+    incident = _open_manually(world).identifier
+    world.run(LifecycleStep.RESOLVE, incident, resolution="done")
+    noted = world.run(LifecycleStep.ADD_NOTE, incident, note="Follow-up: add an alert on queue depth")
+    assert noted.incident.timeline[-1].kind is TimelineKind.NOTE
+
+
+def test_acknowledging_twice_is_refused_with_who_has_it(world: World) -> None:
+    incident = _open_manually(world).identifier
+    world.run(LifecycleStep.ACKNOWLEDGE, incident)
+    with pytest.raises(StepRefused) as refused:
+        world.run(LifecycleStep.ACKNOWLEDGE, incident)
+    assert "already acknowledged by ana@example.com" in refused.value.message
+
+
+def test_the_same_run_is_not_done_twice(world: World) -> None:
+    incident = _open_manually(world).identifier
+    run = ActionRun(runId="r_same", step=LifecycleStep.ADD_NOTE, entity={"identifier": incident}, inputs={"note": "x"})
+    STEPS[run.step](world.ctx, run, parse_inputs(run))
+    again = STEPS[run.step](world.ctx, run, parse_inputs(run))
+    assert [e.kind for e in again.incident.timeline].count(TimelineKind.NOTE) == 1
+
+
+def test_resolving_releases_the_alert_so_its_next_firing_opens_a_new_incident(world: World) -> None:
+    alert = world.store_alert()
+    first = correlate_alert(world.ctx, alert)
+    assert first is not None
+    world.run(LifecycleStep.RESOLVE, first.incident.identifier, resolution="fixed", resolveAlerts=False)
+    refired = world.store_alert("3f1c9a7e5b2d4c60")
+    cleared = world.ctx.alerts.change(
+        refired.dedup_key, lambda current: current.model_copy(update={"incidentId": None}) if current else None
+    )[0]
+    assert cleared is not None
+
+    second = correlate_alert(world.ctx, cleared)
+
+    assert second is not None
+    assert second.opened
+    assert second.incident.identifier != first.incident.identifier
