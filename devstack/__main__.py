@@ -17,7 +17,15 @@ from typing import Any
 from devstack.gateway import Gateway
 from devstack.poller import QueuePoller
 from devstack.runtime import LocalFunction, local_functions
-from devstack.stack import DEFAULT_WEBHOOK_SECRETS_FILE, EmbeddedAws, LocalResources, Provisioner, aws_environment
+from devstack.stack import (
+    DEFAULT_PORT_CLIENT_SECRET,
+    DEFAULT_WEBHOOK_SECRETS_FILE,
+    EmbeddedAws,
+    LocalResources,
+    Provisioner,
+    aws_environment,
+    seed_local_catalog,
+)
 from devstack.template import functions, load_template
 
 
@@ -53,7 +61,7 @@ def start(
     os.environ.update(environment)  # the CLI and the pollers talk to the same embedded AWS
     port_credentials = {
         "clientId": os.environ.get("PORT_CLIENT_ID", ""),
-        "clientSecret": os.environ.get("PORT_CLIENT_SECRET", ""),
+        "clientSecret": os.environ.get("PORT_CLIENT_SECRET", DEFAULT_PORT_CLIENT_SECRET),
     }
     resources = Provisioner(aws.client).provision(
         template,
@@ -65,6 +73,8 @@ def start(
     base = {**environment, "POWERTOOLS_METRICS_DISABLED": "true", **(extra_environment or {})}
     if "PORT_API_URL" in os.environ:
         base["PORT_API_URL"] = os.environ["PORT_API_URL"]
+    if not port_credentials["clientId"]:
+        seed_local_catalog(aws, resources)
     specs = functions(template)
     built = local_functions(specs, resources, base)
     routes = {route: built[spec.logical_id] for spec in specs for route in spec.routes}

@@ -14,10 +14,14 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from devstack.template import REPO
+from incident_core.store.projections import Projection, ProjectionStore
 
 REGION = "us-east-1"
 ACCOUNT_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "devstack", "AWS_SECRET_ACCESS_KEY": "devstack"}
 DEFAULT_WEBHOOK_SECRETS_FILE = REPO / "events" / "webhook-secrets.example.json"
+DEFAULT_PORT_CLIENT_SECRET = "devstack-port-client-secret"  # noqa: S105 - the documented local default
+"""Signs local action runs (`python -m devstack.action`) when PORT_CLIENT_SECRET is not set."""
+CATALOG_FILE = Path(__file__).resolve().parent / "catalog.json"
 
 
 @dataclass
@@ -50,9 +54,14 @@ class EmbeddedAws:
         self._server.stop()
 
     def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.endpoint,
+        return self._session().client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    def resource(self, service: str) -> Any:
+        return self._session().resource(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    @staticmethod
+    def _session() -> boto3.session.Session:
+        return boto3.session.Session(
             region_name=REGION,
             aws_access_key_id=ACCOUNT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=ACCOUNT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -149,3 +158,27 @@ class Provisioner:
         if logical_id == "PortCredentials":
             return json.dumps(port_credentials)
         return str(props.get("SecretString", "{}"))
+
+
+def seed_local_catalog(aws: EmbeddedAws, resources: LocalResources, catalog_file: Path = CATALOG_FILE) -> int:
+    """Without Port, the service catalog (and its dependencies) comes from devstack/catalog.json."""
+    catalog = json.loads(catalog_file.read_text(encoding="utf-8"))
+    dynamodb = aws.resource("dynamodb")
+    store = ProjectionStore(dynamodb, dynamodb.Table(resources.references["PortEntitiesTable"]))
+    store.save(
+        Projection(
+            blueprint=catalog["blueprint"],
+            identifier=service["identifier"],
+            visibleHash="catalog",
+            entity={
+                "identifier": service["identifier"],
+                "title": service["title"],
+                "properties": {},
+                "relations": {catalog["dependencyRelation"]: service["dependencies"]},
+            },
+            projectedAt="1970-01-01T00:00:00.000Z",
+            syncedToPort=False,
+        )
+        for service in catalog["services"]
+    )
+    return len(catalog["services"])

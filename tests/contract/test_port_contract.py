@@ -113,7 +113,7 @@ def test_every_client_method_matches_the_spec(client: PortClient, fake: FakePort
 
 
 def test_the_bundles_port_folder_applies_within_the_spec(client: PortClient, fake: FakePort) -> None:
-    resources = load_resources(REPO_ROOT / "port")
+    resources = load_resources(REPO_ROOT / "port", api_url="https://abc123.execute-api.eu-west-1.amazonaws.com")
     apply_plan(client, plan_resources(client, resources))
     assert {"alert", "incident"} <= set(fake.blueprints)
     assert fake.violations == []

@@ -26,8 +26,15 @@ process (`port_spec()`); validating a request and its answer takes about 5 ms.
 Behaviour modelled after Port's docs, beyond the spec: one token per credential pair, reissued unchanged
 until it expires (3 h); entities are checked against their blueprint (required properties, types, enums,
 date-time/url formats, declared relations, related entities exist unless create_missing_related_entities);
-bulk answers 207 when any entity failed; blueprints and actions refuse unknown relation/trigger targets (404).
-Search implements the property, combinator, and one-hop relatedTo rules; other rule kinds raise.
+bulk answers 207 when any entity failed; blueprints and actions refuse unknown relation/trigger/entity-input
+targets (404). Search implements the property, combinator, and one-hop relatedTo rules; other rule kinds raise.
+
+Pages are a beta API that the spec leaves out (it has no `POST /v1/pages` nor `PUT /v1/pages/{identifier}`,
+and no 200 answer for `GET /v1/pages/{identifier}`). Those two routes are answered as `BETA_ROUTES`, and their
+bodies are checked against `PAGE_SCHEMA` instead: the shape the bundle expects of a dashboard page, taken from
+Port's Terraform provider (the page fields) and Port's dashboard docs (the `dashboard-widget` envelope, the
+12-column layout rules, the widget fields). It is our expectation, not Port's contract: a body that breaks it
+is recorded in `violations` like a spec violation. Widgets must name existing blueprints (404 otherwise).
 """
 
 from __future__ import annotations
@@ -255,7 +262,8 @@ class FakePort:
     """In-memory Port. State is public for assertions:
 
     - `entities[blueprint][identifier]`: the entity as Port would return it;
-    - `blueprints[identifier]`, `actions[identifier]`: as Port returns them (with Port's metadata);
+    - `blueprints[identifier]`, `actions[identifier]`, `pages[identifier]`: as Port returns them (with
+      Port's metadata);
     - `runs[run_id]` (add one with `add_run`) and `run_logs[run_id]`: the run and its log lines;
     - `run_entities[run_id]`: (blueprint, identifier) of each entity written with that `run_id`;
     - `calls["POST /v1/blueprints/{blueprint_identifier}/entities/bulk"]`: requests per spec route
@@ -278,6 +286,7 @@ class FakePort:
         self.entities: dict[str, dict[str, JsonObject]] = {}
         self.blueprints: dict[str, JsonObject] = {}
         self.actions: dict[str, JsonObject] = {}
+        self.pages: dict[str, JsonObject] = {}
         self.runs: dict[str, JsonObject] = {}
         self.run_logs: dict[str, list[JsonObject]] = {}
         self.run_entities: dict[str, list[tuple[str, str]]] = {}
@@ -304,6 +313,9 @@ class FakePort:
             "GET /v1/actions/{action_identifier}": self._get_action,
             "PUT /v1/actions/{action_identifier}": self._replace_action,
             "DELETE /v1/actions/{action_identifier}": self._delete_action,
+            "GET /v1/pages/{identifier}": self._get_page,
+            "POST /v1/pages": self._create_page,
+            "PUT /v1/pages/{identifier}": self._replace_page,
             "PATCH /v1/actions/runs/{run_id}": self._patch_run,
             "POST /v1/actions/runs/{run_id}/logs": self._add_run_log,
         }
@@ -375,7 +387,7 @@ class FakePort:
         method = request.method.upper()
         raw_path = urlsplit(request.url.raw_path.decode("ascii")).path
         query = dict(parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True))
-        found = self.spec.find(method, raw_path)
+        found = self.spec.find(method, raw_path) or _find_beta_route(method, raw_path)
         route, params = found if found is not None else (None, {})
         route_key = route.key if route is not None else None
         self.calls[route_key or f"{method} {raw_path}"] += 1
@@ -417,8 +429,11 @@ class FakePort:
             for parameter in route.operation.get("parameters", [])
             if parameter.get("in") == "query" and parameter.get("required") and parameter["name"] not in query
         ]
-        result = self.spec.api.unmarshal_request(_SpecRequest(request))
-        problems.extend(_describe(error) for error in result.errors)
+        if route.key in _BETA_ROUTE_KEYS:
+            problems.extend(_page_problems(_parse_json(request.content)))
+        else:
+            result = self.spec.api.unmarshal_request(_SpecRequest(request))
+            problems.extend(_describe(error) for error in result.errors)
         if problems:
             return self._violation(method, raw_path, route.key, "; ".join(problems))
         return None
@@ -443,11 +458,12 @@ class FakePort:
 
     def _respond(self, request: httpx.Request, answer: _Answer, *, route: str | None = None) -> httpx.Response:
         """The answer as an httpx response; when `route` is given (a handled request), the answer is
-        checked against the spec too. Refusals and injected failures are not: the spec documents no 429
-        or 503, and the fake's own 422 is what a violation looks like."""
+        checked against the spec too (beta routes have no spec to check against). Refusals and injected
+        failures are not: the spec documents no 429 or 503, and the fake's own 422 is what a violation looks
+        like."""
         headers = {"x-trace-id": f"fake-trace-{len(self.requests)}", **answer.headers}
         response = httpx.Response(answer.status, json=answer.body, headers=headers, request=request)
-        if route is not None:
+        if route is not None and route not in _BETA_ROUTE_KEYS:
             result = self.spec.api.unmarshal_response(_SpecRequest(request), _SpecResponse(response))
             for error in result.errors:
                 if not isinstance(error, ResponseNotFound):
@@ -685,6 +701,10 @@ class FakePort:
         target = trigger.get("blueprintIdentifier") or trigger.get("event", {}).get("blueprintIdentifier")
         if target is not None:
             self._blueprint(target)
+        for user_input in trigger.get("userInputs", {}).get("properties", {}).values():
+            for holder in (user_input, user_input.get("items", {})):
+                if holder.get("format") == "entity":
+                    self._blueprint(holder["blueprint"])
         now = _iso(self.clock())
         return {
             **copy.deepcopy(body),
@@ -713,6 +733,41 @@ class FakePort:
         self._action(params["action_identifier"])
         del self.actions[params["action_identifier"]]
         return _Answer(200, {"ok": True})
+
+    # Pages (beta: see the module docstring)
+
+    def _page(self, identifier: str) -> JsonObject:
+        page = self.pages.get(identifier)
+        if page is None:
+            raise _Refused(404, "not_found", f"Page {identifier!r} was not found")
+        return page
+
+    def _stored_page(self, body: JsonObject, created: JsonObject | None) -> JsonObject:
+        for holder in _nested_with_key(body["widgets"], "blueprint"):
+            self._blueprint(holder["blueprint"])
+        now = _iso(self.clock())
+        return {
+            **copy.deepcopy(body),
+            "createdBy": created["createdBy"] if created else self.client_id,
+            "createdAt": created["createdAt"] if created else now,
+            "updatedBy": self.client_id,
+            "updatedAt": now,
+        }
+
+    def _get_page(self, params: dict[str, str], _query: dict[str, str], _body: Any) -> _Answer:
+        return _Answer(200, {"ok": True, "page": self._page(params["identifier"])})
+
+    def _create_page(self, _params: dict[str, str], _query: dict[str, str], body: Any) -> _Answer:
+        if body["identifier"] in self.pages:
+            raise _Refused(409, "identifier_taken", f"Page {body['identifier']!r} already exists")
+        self.pages[body["identifier"]] = self._stored_page(body, created=None)
+        return _Answer(201, {"ok": True, "page": self.pages[body["identifier"]]})
+
+    def _replace_page(self, params: dict[str, str], _query: dict[str, str], body: Any) -> _Answer:
+        identifier = params["identifier"]
+        created = self._page(identifier)
+        self.pages[identifier] = self._stored_page({**body, "identifier": identifier}, created=created)
+        return _Answer(200, {"ok": True, "page": self.pages[identifier]})
 
     # Runs
 
@@ -743,6 +798,134 @@ class FakePort:
         }
         self.run_logs[run["id"]].append({**log, **body})
         return _Answer(201, {"ok": True, "runLog": log})
+
+
+# The beta Pages API: routes and the page shape the fake accepts (see the module docstring)
+
+BETA_ROUTES = (
+    Route("POST", "/v1/pages", ("v1", "pages"), {}),
+    Route("PUT", "/v1/pages/{identifier}", ("v1", "pages", "{identifier}"), {}),
+)
+_BETA_ROUTE_KEYS = frozenset(route.key for route in BETA_ROUTES)
+
+_STRING = {"type": "string"}
+_DATASET = {
+    "type": "object",
+    "required": ["combinator", "rules"],
+    "properties": {"combinator": {"enum": ["and", "or"]}, "rules": {"type": "array", "items": {"type": "object"}}},
+}
+# Required fields per widget type (Port's dashboard docs); only the types the bundle uses are modelled.
+_WIDGET_FIELDS = {
+    "table-entities-explorer": ["title", "blueprint", "dataset"],
+    "entities-number-chart": ["title", "blueprint", "unit", "dataset", "func"],
+    "entities-pie-chart": ["title", "blueprint", "property", "dataset"],
+    "markdown": ["title", "markdown"],
+}
+_WIDGET = {
+    "type": "object",
+    "required": ["id", "type"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "type": {"enum": list(_WIDGET_FIELDS)},
+        "title": _STRING,
+        "blueprint": _STRING,
+        "dataset": _DATASET,
+    },
+    "allOf": [
+        {"if": {"properties": {"type": {"const": kind}}}, "then": {"required": fields}}
+        for kind, fields in _WIDGET_FIELDS.items()
+    ],
+}
+_LAYOUT_ROW = {
+    "type": "object",
+    "required": ["height", "columns"],
+    "additionalProperties": False,
+    "properties": {
+        "height": {"type": "integer", "minimum": 400},
+        "columns": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "required": ["id", "size"],
+                "additionalProperties": False,
+                "properties": {"id": _STRING, "size": {"type": "integer", "minimum": 3, "maximum": 12}},
+            },
+        },
+    },
+}
+PAGE_SCHEMA: JsonObject = {
+    "type": "object",
+    "required": ["identifier", "title", "type", "widgets"],
+    # The fields of the Terraform provider's Page model; only dashboards are modelled.
+    "additionalProperties": False,
+    "properties": {
+        "identifier": {"type": "string", "pattern": r"^[A-Za-z0-9@_.+:\\/=-]+$"},
+        "title": {"type": "string", "minLength": 1},
+        "type": {"const": "dashboard"},
+        "icon": _STRING,
+        "description": _STRING,
+        "parent": _STRING,
+        "after": _STRING,
+        "locked": {"type": "boolean"},
+        "widgets": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "layout", "widgets"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": _STRING,
+                    "type": {"const": "dashboard-widget"},
+                    "layout": {"type": "array", "minItems": 1, "items": _LAYOUT_ROW},
+                    "widgets": {"type": "array", "minItems": 1, "items": _WIDGET},
+                },
+            },
+        },
+    },
+}
+_PAGE_VALIDATOR = Draft202012Validator(PAGE_SCHEMA)
+
+
+def _find_beta_route(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
+    segments = raw_path.strip("/").split("/")
+    for route in BETA_ROUTES:
+        params = route.match(segments) if route.method == method else None
+        if params is not None:
+            return route, params
+    return None
+
+
+def _page_problems(body: Any) -> list[str]:
+    """Why `body` is not a dashboard page as the fake expects one: the schema, then the layout rules."""
+    problems = [_describe_schema_error(error) for error in _PAGE_VALIDATOR.iter_errors(body)]
+    if problems:
+        return problems
+    for dashboard in body["widgets"]:
+        widget_ids = [widget["id"] for widget in dashboard["widgets"]]
+        column_ids = [column["id"] for row in dashboard["layout"] for column in row["columns"]]
+        if len(set(widget_ids)) != len(widget_ids):
+            problems.append(f"{dashboard['id']}: widget ids are not unique: {widget_ids}")
+        if sorted(column_ids) != sorted(widget_ids):
+            problems.append(f"{dashboard['id']}: layout columns {column_ids} do not match the widgets {widget_ids}")
+        for index, row in enumerate(dashboard["layout"]):
+            width = sum(column["size"] for column in row["columns"])
+            if width != 12:
+                problems.append(f"{dashboard['id']}: layout row {index} is {width} columns wide, not 12")
+    return problems
+
+
+def _nested_with_key(node: Any, key: str) -> list[JsonObject]:
+    """Every object under `node`, at any depth, that has a string `key`."""
+    if isinstance(node, list):
+        return [found for item in node for found in _nested_with_key(item, key)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if isinstance(node.get(key), str) else []
+    return own + [found for value in node.values() for found in _nested_with_key(value, key)]
 
 
 # Helpers

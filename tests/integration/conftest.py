@@ -91,8 +91,10 @@ class Stack:
     def port_alerts(self) -> dict[str, dict[str, Any]]:
         return self.port.entities.get("alert", {})
 
-    def bulk_writes(self) -> int:
-        return self.port.calls["POST /v1/blueprints/{blueprint_identifier}/entities/bulk"]
+    def bulk_writes(self, blueprint: str = "alert") -> int:
+        """Bulk upsert requests Port received for `blueprint` (failed ones included)."""
+        path = f"/v1/blueprints/{blueprint}/entities/bulk"
+        return sum(1 for r in self.port.requests if r.method == "POST" and r.path == path)
 
 
 def build_stack(monkeypatch: pytest.MonkeyPatch, *, secrets_file: Path = DEFAULT_WEBHOOK_SECRETS_FILE) -> Stack:

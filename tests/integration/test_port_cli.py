@@ -7,9 +7,12 @@ import pytest
 
 from incident_core import cli
 from incident_core.port.client import PortClient
-from tests.fakes.port import FakePort
+from incident_core.port.resources import load_resources
+from tests.fakes.port import REPO_ROOT, FakePort
 
 SERVICE = {"identifier": "microservice", "title": "Microservice", "schema": {"properties": {}, "required": []}}
+API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com"
+RESOURCES = len(load_resources(REPO_ROOT / "port", api_url=API_URL))  # blueprints, actions, the dashboard
 
 
 @pytest.fixture
@@ -31,12 +34,13 @@ def port(monkeypatch: pytest.MonkeyPatch) -> FakePort:
 def test_apply_creates_the_blueprints_then_plan_shows_nothing_to_do(
     port: FakePort, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["port", "plan", "--service-blueprint", "microservice"]) == 0
-    assert "2 to create" in capsys.readouterr().out
+    target = ["--service-blueprint", "microservice", "--api-url", API_URL]
+    assert cli.main(["port", "plan", *target]) == 0
+    assert f"{RESOURCES} to create" in capsys.readouterr().out
     assert "alert" not in port.blueprints  # plan writes nothing
 
-    assert cli.main(["port", "apply", "--service-blueprint", "microservice"]) == 0
-    assert "applied 2 change(s)" in capsys.readouterr().out
+    assert cli.main(["port", "apply", *target]) == 0
+    assert f"applied {RESOURCES} change(s)" in capsys.readouterr().out
     assert port.blueprints["alert"]["relations"]["service"]["target"] == "microservice"
     assert port.blueprints["alert"]["schema"]["required"] == [
         "title",
@@ -47,16 +51,40 @@ def test_apply_creates_the_blueprints_then_plan_shows_nothing_to_do(
         "startedAt",
     ]
 
-    assert cli.main(["port", "plan", "--service-blueprint", "microservice"]) == 0
-    assert "0 to create, 0 to update, 2 unchanged" in capsys.readouterr().out
+    assert cli.main(["port", "plan", *target]) == 0
+    assert f"0 to create, 0 to update, {RESOURCES} unchanged" in capsys.readouterr().out
     assert port.violations == []
 
 
 def test_a_missing_service_blueprint_is_one_clear_line_and_nothing_is_written(
     port: FakePort, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["port", "apply", "--service-blueprint", "service"]) == 2
+    assert cli.main(["port", "apply", "--service-blueprint", "service", "--api-url", API_URL]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "refers to" in error
     assert "alert" not in port.blueprints
+
+
+def test_the_actions_call_the_api_url_from_the_environment(
+    port: FakePort, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INCIDENT_LIFECYCLE_API_URL", API_URL)
+    assert cli.main(["port", "apply", "--service-blueprint", "microservice"]) == 0
+    assert f"applied {RESOURCES} change(s)" in capsys.readouterr().out
+    actions = port.actions.values()
+    assert {action["invocationMethod"]["url"].rsplit("/actions/", 1)[0] for action in actions} == {API_URL}
+    assert port.actions["incident_acknowledge"]["trigger"]["condition"]["rules"][0]["value"] == "triggered"
+    assert "incident_lifecycle_dashboard" in port.pages
+    assert port.violations == []
+
+
+def test_without_an_api_url_nothing_is_written_and_the_error_says_how(
+    port: FakePort, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("INCIDENT_LIFECYCLE_API_URL", raising=False)
+    assert cli.main(["port", "apply", "--service-blueprint", "microservice"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "--api-url" in error
+    assert port.requests == []

@@ -10,11 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, PortApiError
+from incident_core.models.incident import LifecycleStep
 from incident_core.port.client import PortClient
 from incident_core.port.resources import (
+    API_URL_PLACEHOLDER,
     ChangeType,
     MissingDependencyError,
+    PortResource,
     ResourceKind,
     ResourceRef,
     apply_plan,
@@ -25,12 +28,23 @@ from tests.fakes import FakeClock
 from tests.fakes.port import FAKE_PORT_URL, REPO_ROOT, FakePort
 
 SERVICE = {"identifier": "service", "title": "Service", "schema": {"properties": {}}}
+API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com"
 WRITES = (
     "POST /v1/blueprints",
     "PUT /v1/blueprints/{identifier}",
     "POST /v1/actions",
     "PUT /v1/actions/{action_identifier}",
+    "POST /v1/pages",
+    "PUT /v1/pages/{identifier}",
 )
+# The body every action posts (ARCHITECTURE.md, "Port action requests"); whole-value templates render JSON.
+ACTION_BODY = {
+    "runId": "{{ .run.id }}",
+    "action": "{{ .action.identifier }}",
+    "entity": "{{ .entity }}",
+    "inputs": "{{ .inputs }}",
+    "user": "{{ .trigger.by.user.email }}",
+}
 
 
 @pytest.fixture
@@ -70,11 +84,32 @@ def write_json(path: Path, body: dict[str, Any]) -> None:
     path.write_text(json.dumps(body))
 
 
+def load(port_dir: Path, **options: Any) -> list[PortResource]:
+    """The resources of `port_dir` as the deployed stack at API_URL provisions them."""
+    return load_resources(port_dir, api_url=API_URL, **options)
+
+
+def bundle_actions(**options: Any) -> dict[str, dict[str, Any]]:
+    resources = load(REPO_ROOT / "port", **options)
+    return {r.identifier: r.body for r in resources if r.kind is ResourceKind.ACTION}
+
+
+def entity_inputs(action: dict[str, Any]) -> dict[str, str]:
+    """Input name -> the blueprint whose entities it offers (itself or its array items)."""
+    found = {}
+    for name, user_input in action["trigger"]["userInputs"]["properties"].items():
+        for holder in (user_input, user_input.get("items", {})):
+            if holder.get("format") == "entity":
+                found[name] = holder["blueprint"]
+    return found
+
+
 def test_the_bundle_defines_alert_and_incident() -> None:
-    resources = load_resources(REPO_ROOT / "port")
+    resources = load(REPO_ROOT / "port")
     assert {(r.kind, r.identifier) for r in resources} >= {
         (ResourceKind.BLUEPRINT, "alert"),
         (ResourceKind.BLUEPRINT, "incident"),
+        (ResourceKind.PAGE, "incident_lifecycle_dashboard"),
     }
 
 
@@ -93,40 +128,48 @@ def test_alert_is_exactly_the_seeds_blueprint_plus_two_relations() -> None:
 
 
 def test_first_apply_creates_in_dependency_order(client: PortClient, fake: FakePort, port_dir: Path) -> None:
-    plan = plan_resources(client, load_resources(port_dir))
-    assert [(c.identifier, c.change) for c in plan.changes] == [
-        ("incident", ChangeType.CREATE),
-        ("alert", ChangeType.CREATE),
-    ]
+    resources = load(port_dir)
+    plan = plan_resources(client, resources)
+    assert {c.change for c in plan.changes} == {ChangeType.CREATE}
+    assert len(plan.changes) == len(resources)
+    order = [c.identifier for c in plan.changes]
+    assert order[0] == "incident"  # every other resource refers to it, the alert blueprint included
+    for after in ("alert_trigger_incident", "incident_lifecycle_dashboard"):
+        assert order.index(after) > order.index("alert")
     assert writes(fake) == []
 
     applied = apply_plan(client, plan)
-    assert [c.identifier for c in applied] == ["incident", "alert"]
-    assert writes(fake) == [("POST /v1/blueprints", "/v1/blueprints")] * 2
+    assert [c.identifier for c in applied] == order
+    routes = [route for route, _path in writes(fake)]
+    assert routes.count("POST /v1/blueprints") == 2
+    assert routes.count("POST /v1/actions") == 8
+    assert routes.count("POST /v1/pages") == 1
     assert fake.blueprints["alert"]["relations"]["incident"]["target"] == "incident"
+    assert fake.actions["incident_trigger"]["invocationMethod"]["url"] == f"{API_URL}/actions/trigger"
+    assert fake.pages["incident_lifecycle_dashboard"]["type"] == "dashboard"
     assert fake.violations == []
 
 
 def test_second_plan_is_all_unchanged(client: PortClient, fake: FakePort, port_dir: Path) -> None:
-    apply_plan(client, plan_resources(client, load_resources(port_dir)))
+    apply_plan(client, plan_resources(client, load(port_dir)))
     before = len(writes(fake))
 
-    plan = plan_resources(client, load_resources(port_dir))
+    plan = plan_resources(client, load(port_dir))
     assert {c.change for c in plan.changes} == {ChangeType.UNCHANGED}
     assert not plan.has_changes
     assert apply_plan(client, plan) == []
     assert len(writes(fake)) == before
-    assert "0 to create, 0 to update, 2 unchanged" in plan.summary()
+    assert f"0 to create, 0 to update, {len(plan.changes)} unchanged" in plan.summary()
 
 
 def test_a_changed_property_is_an_update(client: PortClient, fake: FakePort, port_dir: Path) -> None:
-    apply_plan(client, plan_resources(client, load_resources(port_dir)))
+    apply_plan(client, plan_resources(client, load(port_dir)))
 
     def retitle(body: dict[str, Any]) -> None:
         body["schema"]["properties"]["severity"]["title"] = "Alert Severity"
 
     edit(port_dir / "blueprints" / "alert.json", retitle)
-    plan = plan_resources(client, load_resources(port_dir))
+    plan = plan_resources(client, load(port_dir))
     changes = {c.identifier: c for c in plan.changes}
     assert changes["incident"].change is ChangeType.UNCHANGED
     assert changes["alert"].change is ChangeType.UPDATE
@@ -136,24 +179,24 @@ def test_a_changed_property_is_an_update(client: PortClient, fake: FakePort, por
     apply_plan(client, plan)
     assert fake.blueprints["alert"]["schema"]["properties"]["severity"]["title"] == "Alert Severity"
     assert writes(fake)[-1] == ("PUT /v1/blueprints/{identifier}", "/v1/blueprints/alert")
-    assert not plan_resources(client, load_resources(port_dir)).has_changes
+    assert not plan_resources(client, load(port_dir)).has_changes
 
 
 def test_a_key_port_leaves_out_because_it_is_empty_is_not_drift(
     client: PortClient, fake: FakePort, port_dir: Path
 ) -> None:
-    apply_plan(client, plan_resources(client, load_resources(port_dir)))
+    apply_plan(client, plan_resources(client, load(port_dir)))
     del fake.blueprints["alert"]["calculationProperties"]
-    plan = plan_resources(client, load_resources(port_dir))
+    plan = plan_resources(client, load(port_dir))
     assert not plan.has_changes
 
 
 def test_an_update_keeps_what_a_user_added_in_port(client: PortClient, fake: FakePort, port_dir: Path) -> None:
-    apply_plan(client, plan_resources(client, load_resources(port_dir)))
+    apply_plan(client, plan_resources(client, load(port_dir)))
     fake.blueprints["alert"]["schema"]["properties"]["runbook"] = {"type": "string", "format": "url"}
 
     edit(port_dir / "blueprints" / "alert.json", lambda body: body.update(title="Alerts"))
-    apply_plan(client, plan_resources(client, load_resources(port_dir)))
+    apply_plan(client, plan_resources(client, load(port_dir)))
     assert fake.blueprints["alert"]["title"] == "Alerts"
     assert "runbook" in fake.blueprints["alert"]["schema"]["properties"]
     assert fake.violations == []
@@ -165,7 +208,7 @@ def test_a_missing_relation_target_fails_before_any_write(port_dir: Path) -> Non
         FAKE_PORT_URL, fake.client_id, fake.client_secret, http=httpx.Client(transport=fake.transport())
     )
     with pytest.raises(MissingDependencyError) as raised:
-        plan_resources(client, load_resources(port_dir))
+        plan_resources(client, load(port_dir))
     assert ResourceRef(kind=ResourceKind.BLUEPRINT, identifier="service") in raised.value.missing
     assert "blueprint 'service'" in raised.value.message
     assert "alert.json" in raised.value.message
@@ -179,9 +222,11 @@ def test_the_service_blueprint_can_be_the_users_own(port_dir: Path) -> None:
     client = PortClient(
         FAKE_PORT_URL, fake.client_id, fake.client_secret, http=httpx.Client(transport=fake.transport())
     )
-    apply_plan(client, plan_resources(client, load_resources(port_dir, service_blueprint="microservice")))
+    apply_plan(client, plan_resources(client, load(port_dir, service_blueprint="microservice")))
     assert fake.blueprints["alert"]["relations"]["service"]["target"] == "microservice"
     assert {r["target"] for r in fake.blueprints["incident"]["relations"].values()} == {"microservice"}
+    trigger_inputs = fake.actions["incident_trigger"]["trigger"]["userInputs"]["properties"]
+    assert trigger_inputs["services"]["items"]["blueprint"] == "microservice"
     assert fake.violations == []
 
 
@@ -202,13 +247,13 @@ def test_an_action_comes_after_the_blueprint_it_runs_on(client: PortClient, fake
             "invocationMethod": {"type": "WEBHOOK", "url": "https://example.com/actions/acknowledge"},
         },
     )
-    resources = load_resources(port_dir, service_blueprint="service")
+    resources = load(port_dir, service_blueprint="service")
     plan = plan_resources(client, resources)
     order = [c.identifier for c in plan.changes]
     assert order.index("incident_acknowledge") > order.index("incident")
     apply_plan(client, plan)
     assert "incident_acknowledge" in fake.actions
-    assert not plan_resources(client, load_resources(port_dir)).has_changes
+    assert not plan_resources(client, load(port_dir)).has_changes
     assert fake.violations == []
 
 
@@ -228,8 +273,8 @@ def test_a_cycle_between_our_blueprints_is_refused(client: PortClient, tmp_path:
 
 
 def test_json_in_an_unknown_folder_is_refused(tmp_path: Path) -> None:
-    write_json(tmp_path / "pages" / "alerts.json", {"identifier": "alerts"})
-    with pytest.raises(ConfigurationError, match="pages"):
+    write_json(tmp_path / "scorecards" / "alerts.json", {"identifier": "alerts"})
+    with pytest.raises(ConfigurationError, match="scorecards"):
         load_resources(tmp_path)
 
 
@@ -244,3 +289,226 @@ def test_a_duplicate_identifier_is_refused(tmp_path: Path) -> None:
     write_json(tmp_path / "automations" / "two.json", {"identifier": "same"})
     with pytest.raises(ConfigurationError, match="both define"):
         load_resources(tmp_path)
+
+
+# The API URL of the deployed stack
+
+
+def test_every_action_posts_the_contract_body_to_its_lifecycle_route() -> None:
+    actions = bundle_actions()
+    routes = {f"{API_URL}/actions/{step.value}" for step in LifecycleStep}
+    for identifier, action in actions.items():
+        method = action["invocationMethod"]
+        assert method["url"] in routes, identifier
+        assert {key: method[key] for key in ("type", "agent", "synchronized", "method")} == {
+            "type": "WEBHOOK",
+            "agent": False,
+            "synchronized": False,
+            "method": "POST",
+        }, identifier
+        assert method["body"] == ACTION_BODY, identifier
+    posted = {action["invocationMethod"]["url"].rsplit("/", 1)[1] for action in actions.values()}
+    assert posted == {step.value for step in LifecycleStep}
+    assert API_URL_PLACEHOLDER not in json.dumps(list(actions.values()))
+
+
+def test_a_trailing_slash_of_the_api_url_is_not_doubled() -> None:
+    resources = load_resources(REPO_ROOT / "port", api_url=f"{API_URL}/")
+    urls = [r.body["invocationMethod"]["url"] for r in resources if r.kind is ResourceKind.ACTION]
+    assert urls
+    assert all(url.startswith(f"{API_URL}/actions/") for url in urls)
+
+
+def test_actions_are_refused_without_an_api_url() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_resources(REPO_ROOT / "port")
+    assert "--api-url" in raised.value.message
+    assert "INCIDENT_LIFECYCLE_API_URL" in raised.value.message
+    assert "actions" in raised.value.message
+
+
+def test_resources_without_the_placeholder_need_no_api_url(tmp_path: Path) -> None:
+    shutil.copytree(REPO_ROOT / "port" / "blueprints", tmp_path / "blueprints")
+    assert {r.identifier for r in load_resources(tmp_path)} == {"alert", "incident"}
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    ["", "abc123.execute-api.eu-west-1.amazonaws.com", "ftp://example.com", "https://example.com/?stage=prod"],
+)
+def test_an_api_url_that_is_not_a_base_url_is_refused(api_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="not the base URL"):
+        load_resources(REPO_ROOT / "port", api_url=api_url)
+
+
+# The actions' inputs and where they are offered
+
+
+def test_the_inputs_are_the_contracts() -> None:
+    actions = bundle_actions()
+
+    def inputs(identifier: str) -> set[str]:
+        return set(actions[identifier]["trigger"]["userInputs"]["properties"])
+
+    assert inputs("incident_trigger") == {"title", "severity", "services", "provider"}
+    assert inputs("alert_trigger_incident") == {"title", "severity", "provider"}
+    assert inputs("incident_acknowledge") == set()
+    assert inputs("incident_reassign") == {"assignee"}
+    assert inputs("incident_associate_services") == {"services"}
+    assert inputs("incident_escalate") == {"level", "policy", "user"}
+    assert inputs("incident_add_note") == {"note"}
+    assert inputs("incident_resolve") == {"resolution", "resolveAlerts"}
+
+    trigger = actions["incident_trigger"]["trigger"]
+    assert (trigger["operation"], trigger["blueprintIdentifier"]) == ("CREATE", "incident")
+    properties = trigger["userInputs"]["properties"]
+    assert properties["severity"]["enum"] == ["critical", "high", "warning", "info"]
+    assert properties["provider"]["default"] == "native"
+    assert set(properties["provider"]["enum"]) == {
+        "native",
+        "pagerduty",
+        "opsgenie",
+        "servicenow",
+        "jira",
+        "incidentio",
+        "firehydrant",
+    }
+    assert actions["alert_trigger_incident"]["trigger"]["userInputs"]["required"] == []
+    assert actions["alert_trigger_incident"]["trigger"]["blueprintIdentifier"] == "alert"
+    escalate = actions["incident_escalate"]["trigger"]["userInputs"]
+    assert escalate["required"] == []
+    assert escalate["properties"]["user"]["format"] == "user"
+    resolve = actions["incident_resolve"]["trigger"]["userInputs"]
+    assert resolve["required"] == ["resolution"]
+    resolve_alerts = resolve["properties"]["resolveAlerts"]
+    assert (resolve_alerts["type"], resolve_alerts["default"]) == ("boolean", True)
+    assert resolve["properties"]["resolution"]["format"] == "multi-line"
+    assert actions["incident_add_note"]["trigger"]["userInputs"]["properties"]["note"]["format"] == "multi-line"
+    assert actions["incident_reassign"]["trigger"]["userInputs"]["properties"]["assignee"].get("format") is None
+
+
+def test_entity_inputs_offer_the_users_service_blueprint() -> None:
+    ours = bundle_actions()
+    theirs = bundle_actions(service_blueprint="microservice")
+    assert {name: entity_inputs(action) for name, action in ours.items() if entity_inputs(action)} == {
+        "incident_trigger": {"services": "service"},
+        "incident_associate_services": {"services": "service"},
+    }
+    for identifier in ("incident_trigger", "incident_associate_services"):
+        assert entity_inputs(theirs[identifier]) == {"services": "microservice"}
+
+
+def test_entity_inputs_in_datasets_are_renamed_too(tmp_path: Path) -> None:
+    write_json(
+        tmp_path / "actions" / "pick.json",
+        {
+            "identifier": "pick",
+            "trigger": {
+                "type": "self-service",
+                "operation": "DAY-2",
+                "blueprintIdentifier": "incident",
+                "userInputs": {
+                    "properties": {
+                        "owner": {
+                            "type": "string",
+                            "format": "entity",
+                            "blueprint": "team",
+                            "dataset": {
+                                "combinator": "and",
+                                "rules": [{"operator": "relatedTo", "blueprint": "service", "value": "checkout"}],
+                            },
+                        }
+                    }
+                },
+            },
+            "invocationMethod": {"type": "WEBHOOK", "url": "https://example.com"},
+        },
+    )
+    (resource,) = load_resources(tmp_path, service_blueprint="microservice")
+    owner = resource.body["trigger"]["userInputs"]["properties"]["owner"]
+    assert owner["blueprint"] == "team"
+    assert owner["dataset"]["rules"][0]["blueprint"] == "microservice"
+
+
+def test_day2_actions_are_offered_only_where_they_make_sense() -> None:
+    actions = bundle_actions()
+    open_only = {"property": "status", "operator": "in", "value": ["triggered", "acknowledged"]}
+
+    def rules(identifier: str) -> list[dict[str, Any]] | None:
+        condition = actions[identifier]["trigger"].get("condition")
+        return None if condition is None else condition["rules"]
+
+    assert rules("incident_acknowledge") == [{"property": "status", "operator": "=", "value": "triggered"}]
+    for identifier in ("incident_reassign", "incident_associate_services", "incident_escalate", "incident_resolve"):
+        assert rules(identifier) == [open_only], identifier
+    assert rules("incident_add_note") is None  # notes go on resolved incidents too
+    assert rules("alert_trigger_incident") == [{"property": "status", "operator": "!=", "value": "resolved"}]
+    assert "condition" not in actions["incident_trigger"]["trigger"]  # Port allows none on CREATE actions
+
+
+# Pages
+
+
+def test_the_dashboard_shows_open_alerts_by_severity_and_open_incidents(port_dir: Path) -> None:
+    (page,) = [r for r in load(port_dir) if r.kind is ResourceKind.PAGE]
+    (dashboard,) = page.body["widgets"]
+    widgets = {widget["id"]: widget for widget in dashboard["widgets"]}
+    tables = [w for w in widgets.values() if w["type"] == "table-entities-explorer"]
+    assert {w["blueprint"] for w in tables} == {"alert", "incident"}
+    alerts_table = next(w for w in tables if w["blueprint"] == "alert")
+    assert alerts_table["blueprintConfig"]["alert"]["groupSettings"]["groupBy"] == ["severity"]
+    assert {"property": "status", "operator": "!=", "value": "resolved"} in alerts_table["dataset"]["rules"]
+    counts = [w for w in widgets.values() if w["type"] == "entities-number-chart"]
+    assert {w["blueprint"] for w in counts} == {"alert", "incident"}
+    assert sorted(column["id"] for row in dashboard["layout"] for column in row["columns"]) == sorted(widgets)
+
+
+def test_a_page_is_created_then_unchanged_then_replaced_when_edited(
+    client: PortClient, fake: FakePort, port_dir: Path
+) -> None:
+    apply_plan(client, plan_resources(client, load(port_dir)))
+    assert "incident_lifecycle_dashboard" in fake.pages
+    assert not plan_resources(client, load(port_dir)).has_changes
+
+    def retitle(body: dict[str, Any]) -> None:
+        body["widgets"][0]["widgets"][0]["title"] = "Alerts firing"
+
+    edit(port_dir / "pages" / "incidents-dashboard.json", retitle)
+    plan = plan_resources(client, load(port_dir))
+    (changed,) = plan.of_type(ChangeType.UPDATE)
+    assert (changed.kind, changed.identifier) == (ResourceKind.PAGE, "incident_lifecycle_dashboard")
+    assert changed.drift == ["widgets[0].widgets[0].title"]
+    apply_plan(client, plan)
+    assert writes(fake)[-1] == ("PUT /v1/pages/{identifier}", "/v1/pages/incident_lifecycle_dashboard")
+    assert fake.pages["incident_lifecycle_dashboard"]["widgets"][0]["widgets"][0]["title"] == "Alerts firing"
+    assert not plan_resources(client, load(port_dir)).has_changes
+    assert fake.violations == []
+
+
+def test_a_page_on_a_blueprint_port_lacks_fails_before_any_write(
+    client: PortClient, fake: FakePort, port_dir: Path
+) -> None:
+    def point_at_deployments(body: dict[str, Any]) -> None:
+        body["widgets"][0]["widgets"][0]["blueprint"] = "deployment"
+
+    edit(port_dir / "pages" / "incidents-dashboard.json", point_at_deployments)
+    with pytest.raises(MissingDependencyError) as raised:
+        plan_resources(client, load(port_dir))
+    assert raised.value.missing == [ResourceRef(kind=ResourceKind.BLUEPRINT, identifier="deployment")]
+    assert "incidents-dashboard.json" in raised.value.message
+    assert writes(fake) == []
+
+
+def test_the_fake_refuses_a_dashboard_whose_layout_does_not_add_up(
+    client: PortClient, fake: FakePort, port_dir: Path
+) -> None:
+    def widen(body: dict[str, Any]) -> None:
+        body["widgets"][0]["layout"][0]["columns"][0]["size"] = 6
+
+    edit(port_dir / "pages" / "incidents-dashboard.json", widen)
+    with pytest.raises(PortApiError, match="422"):
+        apply_plan(client, plan_resources(client, load(port_dir)))
+    assert [(v.route, v.problem) for v in fake.violations] == [
+        ("POST /v1/pages", "incidentLifecycleDashboard: layout row 0 is 15 columns wide, not 12")
+    ]
+    assert fake.pages == {}

@@ -23,6 +23,7 @@ SCOPED_POLICY_TEMPLATES = {
     "DynamoDBWritePolicy",
     "StepFunctionsExecutionPolicy",
     "LambdaInvokePolicy",
+    "SNSPublishMessagePolicy",
 }
 # Intrinsics the local stack can resolve inside Environment.Variables.
 ENV_INTRINSICS = {"Ref", "Fn::GetAtt"}

@@ -17,6 +17,9 @@ static/apispec.yaml, copied to shared/vendor-specs/port-openapi.json) and Port's
 - Errors are `{"ok": false, "error": <code>, "message": <text>}`; every answer carries `X-Trace-Id`, which
   is quoted in error messages for Port support.
 - Identifiers may contain `/` (and `:`, `+`, `=`), so they are percent-encoded as path segments.
+- Pages are a beta API: the spec lists only `GET|DELETE /v1/pages/{identifier}` (no 200 schema). Creating
+  and replacing a page (`POST /v1/pages`, `PUT /v1/pages/{identifier}`) and the answer `{"ok": true, "page":
+  {...}}` follow Port's Terraform provider (port-labs/terraform-provider-port-labs, internal/cli/page.go).
 """
 
 from __future__ import annotations
@@ -210,6 +213,22 @@ class PortClient:
     def update_action(self, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
         path = f"/v1/actions/{_segment(identifier)}"
         return _object_field(self._call("PUT", path, content=_encode(body)), "action", "PUT", path)
+
+    # Pages (beta: see the module docstring)
+
+    def get_page(self, identifier: str) -> dict[str, Any] | None:
+        path = f"/v1/pages/{_segment(identifier)}"
+        response = self._call_optional("GET", path)
+        return None if response is None else _object_field(response, "page", "GET", path)
+
+    def create_page(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._call("POST", "/v1/pages", content=_encode(body))
+        return _object_field(response, "page", "POST", "/v1/pages")
+
+    def update_page(self, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the page (PUT): widgets missing from `body` are removed."""
+        path = f"/v1/pages/{_segment(identifier)}"
+        return _object_field(self._call("PUT", path, content=_encode(body)), "page", "PUT", path)
 
     # Transport
 

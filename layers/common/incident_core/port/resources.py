@@ -1,22 +1,31 @@
 """Port resources as code: the JSON under the repository's `port/` folder, planned against Port and applied.
 
-    resources = load_resources(Path("port"), service_blueprint="microservice")
+    resources = load_resources(Path("port"), service_blueprint="microservice", api_url=stack_api_url)
     plan = plan_resources(client, resources)   # reads Port, writes nothing
     print(plan.summary())
     apply_plan(client, plan)                   # creates/updates in dependency order
 
 Folders map to kinds: `blueprints/` → blueprints (`/v1/blueprints`), `actions/` and `automations/` → actions
-(Port keeps both under `/v1/actions`). A JSON file in any other folder is refused rather than silently skipped.
+(Port keeps both under `/v1/actions`), `pages/` → pages (`/v1/pages`, a beta API that Port's published spec
+leaves out; see `PortClient.get_page`). A JSON file in any other folder is refused rather than silently skipped.
 
 The plan compares only the keys our JSON defines, so what Port adds (createdAt/updatedBy, default
 `mirrorProperties`, a relation's `required: false`) is not drift. For the same reason a blueprint update
 overlays our keys on what Port has: a property or relation someone added in Port's UI survives (PUT replaces
-the whole blueprint and would otherwise delete it, with its data). Actions are ours alone and are replaced.
+the whole blueprint and would otherwise delete it, with its data). Actions and pages are ours alone and are
+replaced.
 
 The bundle's blueprints relate to the user's own service blueprint; they name it `service`, and
-`load_resources(..., service_blueprint=...)` points those references at the user's identifier. Every
-blueprint a resource refers to must be one of ours or already exist in Port; otherwise planning fails
-before anything is written.
+`load_resources(..., service_blueprint=...)` points those references at the user's identifier: relation and
+aggregation targets, an action's blueprint, its entity inputs (also in arrays and their datasets), and every
+`blueprint` of a page's widgets. (A table widget's `blueprintConfig` is keyed by blueprint identifier and is
+not renamed: keep `service` out of those keys.) Every blueprint a resource refers to must be one of ours or
+already exist in Port; otherwise planning fails before anything is written.
+
+Actions call this bundle's API, whose URL is known only once the stack is deployed: their JSON writes it as
+`API_URL_PLACEHOLDER`, which `load_resources(..., api_url=...)` replaces; a resource that uses it cannot be
+loaded without one. The token is a shell-style `${...}` so that it cannot be mistaken for Port's own `{{ jq }}`
+templates in the same bodies.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,6 +45,8 @@ from incident_core.errors import ConfigurationError
 from incident_core.port.client import PortClient
 
 BUNDLE_SERVICE_BLUEPRINT = "service"
+API_URL_PLACEHOLDER = "${INCIDENT_LIFECYCLE_API_URL}"
+API_URL_VARIABLE = "INCIDENT_LIFECYCLE_API_URL"
 
 JsonObject = dict[str, Any]
 
@@ -42,6 +54,7 @@ JsonObject = dict[str, Any]
 class ResourceKind(StrEnum):
     BLUEPRINT = "blueprint"
     ACTION = "action"
+    PAGE = "page"
 
 
 class ChangeType(StrEnum):
@@ -61,13 +74,14 @@ class ResourceRef(BaseModel):
 
 
 class PortResource(BaseModel):
-    """One JSON file: the body Port receives, after the service blueprint was renamed."""
+    """One JSON file: the body Port receives, after the service blueprint was renamed and the API URL put in."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: ResourceKind
     identifier: str
     source: str
+    """The file, as `<port folder>/<kind folder>/<name>.json`: short enough for a CloudFormation reason."""
     body: JsonObject
 
     @property
@@ -147,9 +161,24 @@ def _action_references(body: JsonObject) -> Iterator[tuple[JsonObject, str]]:
         if isinstance(holder.get("blueprintIdentifier"), str):
             yield holder, "blueprintIdentifier"
     for user_input in trigger.get("userInputs", {}).get("properties", {}).values():
-        for holder in (user_input, user_input.get("items", {})):
-            if isinstance(holder.get("blueprint"), str):
-                yield holder, "blueprint"
+        # An entity input names its blueprint itself, in its array `items`, or in its dataset's rules.
+        yield from _nested_blueprint_keys(user_input)
+
+
+def _page_references(body: JsonObject) -> Iterator[tuple[JsonObject, str]]:
+    """The page's own `blueprint` and those of its widgets, at any depth (dashboards nest widgets)."""
+    yield from _nested_blueprint_keys(body)
+
+
+def _nested_blueprint_keys(node: Any) -> Iterator[tuple[JsonObject, str]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("blueprint"), str):
+            yield node, "blueprint"
+        for value in node.values():
+            yield from _nested_blueprint_keys(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nested_blueprint_keys(item)
 
 
 # Keys of PUT /v1/blueprints/{identifier}; the rest of Port's answer is metadata that must not be sent back.
@@ -173,7 +202,7 @@ def _blueprint_update_body(ours: JsonObject, current: JsonObject) -> JsonObject:
     return _overlay(kept, ours)
 
 
-def _action_update_body(ours: JsonObject, _current: JsonObject) -> JsonObject:
+def _replacement_body(ours: JsonObject, _current: JsonObject) -> JsonObject:
     return copy.deepcopy(ours)
 
 
@@ -190,7 +219,14 @@ KINDS: dict[ResourceKind, _KindApi] = {
         create=PortClient.create_action,
         update=PortClient.update_action,
         blueprint_references=_action_references,
-        update_body=_action_update_body,
+        update_body=_replacement_body,
+    ),
+    ResourceKind.PAGE: _KindApi(
+        get=PortClient.get_page,
+        create=PortClient.create_page,
+        update=PortClient.update_page,
+        blueprint_references=_page_references,
+        update_body=_replacement_body,
     ),
 }
 
@@ -198,15 +234,20 @@ FOLDER_KINDS: dict[str, ResourceKind] = {
     "blueprints": ResourceKind.BLUEPRINT,
     "actions": ResourceKind.ACTION,
     "automations": ResourceKind.ACTION,
+    "pages": ResourceKind.PAGE,
 }
 
 
-def load_resources(port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BLUEPRINT) -> list[PortResource]:
-    """Every resource under `port_dir`, with references to the `service` blueprint renamed."""
+def load_resources(
+    port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BLUEPRINT, api_url: str | None = None
+) -> list[PortResource]:
+    """Every resource under `port_dir`, with references to the `service` blueprint renamed and
+    `API_URL_PLACEHOLDER` replaced by `api_url` (the stack's API base URL, e.g. its `ApiUrl` output)."""
     if not service_blueprint:
         raise ConfigurationError("The service blueprint identifier is empty.")
     if not port_dir.is_dir():
         raise ConfigurationError(f"{port_dir} is not a folder of Port resources.")
+    base_url = None if api_url is None else _checked_api_url(api_url)
     resources: list[PortResource] = []
     seen: dict[ResourceRef, str] = {}
     for folder in sorted(path for path in port_dir.iterdir() if path.is_dir()):
@@ -218,7 +259,7 @@ def load_resources(port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BL
                 raise ConfigurationError(f"{folder} holds JSON, but only these folders are applied: {known}.")
             continue
         for path in files:
-            resource = _load_file(path, kind, service_blueprint)
+            resource = _load_file(path, path.relative_to(port_dir.parent), kind, service_blueprint, base_url)
             if resource.ref in seen:
                 raise ConfigurationError(f"{path} and {seen[resource.ref]} both define {resource.ref}.")
             seen[resource.ref] = resource.source
@@ -226,7 +267,19 @@ def load_resources(port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BL
     return resources
 
 
-def _load_file(path: Path, kind: ResourceKind, service_blueprint: str) -> PortResource:
+def _checked_api_url(api_url: str) -> str:
+    parts = urlsplit(api_url.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"The API URL {api_url!r} is not the base URL of the stack's API "
+            "(like https://<api-id>.execute-api.<region>.amazonaws.com, the stack's ApiUrl output)."
+        )
+    return api_url.strip().rstrip("/")
+
+
+def _load_file(
+    path: Path, source: Path, kind: ResourceKind, service_blueprint: str, api_url: str | None
+) -> PortResource:
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -236,7 +289,33 @@ def _load_file(path: Path, kind: ResourceKind, service_blueprint: str) -> PortRe
     for holder, key in KINDS[kind].blueprint_references(body):
         if holder[key] == BUNDLE_SERVICE_BLUEPRINT:
             holder[key] = service_blueprint
-    return PortResource(kind=kind, identifier=body["identifier"], source=str(path), body=body)
+    if _put_api_url(body, api_url) and api_url is None:
+        raise ConfigurationError(
+            f"{source} calls this bundle's API, whose URL is not known: pass the stack's ApiUrl output as "
+            f"--api-url (or set {API_URL_VARIABLE}), e.g. https://<api-id>.execute-api.<region>.amazonaws.com."
+        )
+    return PortResource(kind=kind, identifier=body["identifier"], source=str(source), body=body)
+
+
+def _put_api_url(node: Any, api_url: str | None) -> bool:
+    """Replace the placeholder in every string under `node` (when `api_url` is given); True if it was used."""
+    keys: Sequence[Any]
+    if isinstance(node, dict):
+        keys = list(node)
+    elif isinstance(node, list):
+        keys = range(len(node))
+    else:
+        return False
+    used = False
+    for key in keys:
+        value = node[key]
+        if isinstance(value, str) and API_URL_PLACEHOLDER in value:
+            used = True
+            if api_url is not None:
+                node[key] = value.replace(API_URL_PLACEHOLDER, api_url)
+        elif _put_api_url(value, api_url):
+            used = True
+    return used
 
 
 def plan_resources(client: PortClient, resources: Sequence[PortResource]) -> Plan:

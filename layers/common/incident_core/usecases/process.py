@@ -78,6 +78,12 @@ class AlertProcessor:
 
         if records:
             try:
+                # An alert may point at an incident that an earlier, failed attempt never projected.
+                for record, _ in records.values():
+                    if record.incidentId and record.incidentId not in incidents:
+                        linked = self.lifecycle().incidents.get(record.incidentId)
+                        if linked is not None:
+                            incidents[linked.identifier] = linked
                 projector = self.projector()
                 # Incidents first: an alert's relation to its incident needs the incident in Port.
                 outcome.projected = projector.project_incidents(list(incidents.values()))
