@@ -52,7 +52,6 @@ def start(
     webhook_secrets_file: Path | None = None,
     visibility_timeout: int | None = 5,
     poll: bool = True,
-    extra_environment: dict[str, str] | None = None,
 ) -> LocalStack:
     template = load_template()
     aws = EmbeddedAws(host, aws_port)
@@ -70,9 +69,9 @@ def start(
         port_credentials=port_credentials,
         visibility_timeout=visibility_timeout,
     )
-    base = {**environment, "POWERTOOLS_METRICS_DISABLED": "true", **(extra_environment or {})}
-    if "PORT_API_URL" in os.environ:
-        base["PORT_API_URL"] = os.environ["PORT_API_URL"]
+    if os.environ.get("PORT_API_URL"):  # the template's parameter, as `sam deploy` would set it
+        resources.references["PortApiUrl"] = os.environ["PORT_API_URL"]
+    base = {**environment, "POWERTOOLS_METRICS_DISABLED": "true"}
     if not port_credentials["clientId"]:
         seed_local_catalog(aws, resources)
     specs = functions(template)
