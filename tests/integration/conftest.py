@@ -23,7 +23,7 @@ from devstack.template import REPO, functions, load_template
 from incident_core import aws, handlers
 from incident_core.models import Source
 from incident_core.port.client import PortClient
-from incident_core.port.retry import RetryPolicy
+from incident_core.retry import RetryPolicy
 from tests.fakes.port import FakePort
 
 PORT_URL = "https://api.port.example"

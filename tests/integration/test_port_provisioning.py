@@ -19,7 +19,7 @@ import pytest
 from devstack.runtime import LambdaContext
 from devstack.stack import REGION
 from incident_core.port.client import PortClient
-from incident_core.port.retry import RetryPolicy
+from incident_core.retry import RetryPolicy
 from incident_core.usecases import provisioning
 from tests.fakes.port import REPO_ROOT, TOKEN_ROUTE, FakePort
 from tests.integration.conftest import Stack

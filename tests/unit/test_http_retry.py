@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from incident_core.port.retry import (
+from incident_core.retry import (
     RetriesExhausted,
     RetryPolicy,
     is_retryable_status,
@@ -165,3 +165,17 @@ class TestSendWithRetries:
         with pytest.raises(httpx.UnsupportedProtocol):
             send(client, RetryPolicy(), FakeClock(NOW))
         assert len(seen) == 1
+
+
+def test_vendor_rate_limit_reset_headers_are_honoured() -> None:
+    from incident_core.retry import server_requested_delay
+
+    now = 1_795_770_000.0
+    pagerduty = httpx.Response(429, headers={"ratelimit-reset": "7"})
+    servicenow = httpx.Response(429, headers={"x-ratelimit-reset": str(int(now) + 12)})
+    jira = httpx.Response(429, headers={"x-ratelimit-reset": "2026-11-27T09:00:30Z"})
+    assert server_requested_delay(pagerduty, now=now) == 7
+    assert server_requested_delay(servicenow, now=now) == 12
+    jira_now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC).timestamp()
+    assert server_requested_delay(jira, now=jira_now) == 30
+    assert server_requested_delay(httpx.Response(503, headers={"ratelimit-reset": "7"}), now=now) is None

@@ -58,6 +58,12 @@ _ENVIRONMENT = {
     "auto_trigger_rules": "AUTO_TRIGGER_RULES",
     "service_dependency_relation": "SERVICE_DEPENDENCY_RELATION",
     "impact_depth": "IMPACT_DEPTH",
+    "pagerduty_secret": "PAGERDUTY_SECRET",
+    "opsgenie_secret": "OPSGENIE_SECRET",
+    "servicenow_secret": "SERVICENOW_SECRET",
+    "jira_secret": "JIRA_SECRET",
+    "incidentio_secret": "INCIDENTIO_SECRET",
+    "firehydrant_secret": "FIREHYDRANT_SECRET",
 }
 
 
@@ -109,6 +115,19 @@ class Settings(BaseModel):
     auto_trigger_rules: tuple[AutoTriggerRule, ...] = DEFAULT_AUTO_TRIGGER_RULES
     service_dependency_relation: str = "dependencies"
     impact_depth: int = Field(default=3, ge=0)
+    pagerduty_secret: str = ""
+    opsgenie_secret: str = ""
+    servicenow_secret: str = ""
+    jira_secret: str = ""
+    incidentio_secret: str = ""
+    firehydrant_secret: str = ""
+
+    def provider_secret(self, provider: ProviderName) -> str:
+        """The name of the Secrets Manager secret holding `provider`'s credentials (one per provider)."""
+        name = f"{provider.value}_secret"
+        if name not in _ENVIRONMENT:
+            raise ConfigurationError(f"{provider.value} takes no credentials")
+        return self.required(name)
 
     @field_validator("auto_trigger_rules", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
 from incident_core.providers import ProviderContext, provider_for
 from incident_core.queue import AlertQueue
-from incident_core.secrets import load_port_credentials, load_webhook_secrets
+from incident_core.secrets import load_port_credentials, load_provider_credentials, load_webhook_secrets
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
@@ -131,6 +131,7 @@ def build_lifecycle(settings: Settings) -> LifecycleContext:
     providers = ProviderContext(
         notifier=lambda: SnsNotifier(aws.sns(), settings.required("escalation_topic_arn")),
         link=lambda identifier: incident_link(settings, identifier),
+        credentials=lambda name: load_provider_credentials(settings, name),
     )
     return LifecycleContext(
         incidents=IncidentStore(_table(settings, "incidents_table")),

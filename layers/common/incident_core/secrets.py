@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from incident_core.auth.webhooks import WebhookSecrets
 from incident_core.config import Settings
 from incident_core.errors import ConfigurationError, UpstreamError
+from incident_core.models.incident import ProviderName
 
 
 class PortCredentials(BaseModel):
@@ -60,3 +61,14 @@ def load_port_credentials(settings: Settings) -> PortCredentials:
         return PortCredentials()
     document = _secret_document(settings.port_credentials_secret_name, settings.secrets_max_age_seconds)
     return PortCredentials.model_validate(document)
+
+
+def load_provider_credentials(settings: Settings, provider: ProviderName) -> dict[str, Any]:
+    """The provider's secret (a JSON object); an empty one means the provider was never configured."""
+    name = settings.provider_secret(provider)
+    document = _secret_document(name, settings.secrets_max_age_seconds)
+    if not document:
+        raise ConfigurationError(
+            f"{provider.value} is not configured: put its credentials in the secret {name} (see the README)"
+        )
+    return document

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from incident_core.errors import ConfigurationError, PortApiError
-from incident_core.port.retry import (
+from incident_core.retry import (
     RetriesExhausted,
     RetryPolicy,
     is_retryable_status,

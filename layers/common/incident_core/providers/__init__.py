@@ -6,20 +6,34 @@ sentence the Port run shows, never imported by string.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
+
+from incident_core.errors import ConfigurationError
 from incident_core.models.incident import ProviderName
 from incident_core.providers.base import IncidentProvider, Unsupported
 from incident_core.providers.native import NativeProvider, Notifier
 
 
+def _no_credentials(provider: ProviderName) -> Mapping[str, Any]:
+    raise ConfigurationError(f"no credentials are available for {provider.value}")
+
+
 @dataclass(frozen=True)
 class ProviderContext:
-    """What a provider may need, built lazily by the caller: notifications and Port links."""
+    """What a provider may need, built lazily by the caller.
+
+    `credentials(name)` reads that provider's secret (raising `ConfigurationError` when it is not set up);
+    `transport` replaces the network in contract tests (prism's validating mock).
+    """
 
     notifier: Callable[[], Notifier]
     link: Callable[[str], str | None]
+    credentials: Callable[[ProviderName], Mapping[str, Any]] = field(default=_no_credentials)
+    transport: httpx.BaseTransport | None = None
 
 
 ProviderFactory = Callable[[ProviderContext], IncidentProvider]

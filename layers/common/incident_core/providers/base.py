@@ -7,12 +7,13 @@ use cases own the incident's state, its timeline, the store and Port. A step a t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from incident_core.errors import IncidentCoreError
+from incident_core.errors import ConfigurationError, IncidentCoreError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 
@@ -79,3 +80,45 @@ class IncidentProvider(Protocol):
     def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult: ...
 
     def get(self, incident: Incident) -> ProviderState: ...
+
+
+class ProviderEvent(BaseModel):
+    """A change someone made in the vendor's own app, as its webhook or API reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    externalId: str
+    """The vendor's id of the incident (what `trigger` returned as `externalId`)."""
+    status: IncidentStatus | None = None
+    assignee: str | None = None
+    note: str | None = None
+    actor: str
+    """Who did it, as the vendor names them (an email where it has one)."""
+    at: str | None = None
+
+
+class InboundWebhook(Protocol):
+    """A vendor's webhook: verify it over the raw body (fail closed), then read what changed."""
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str, *, now: datetime) -> None:
+        """Raise `AuthenticationError` unless the request is signed with `secret`; `headers` are lower-case."""
+        ...
+
+    def events(self, payload: Any) -> list[ProviderEvent]:
+        """The incident changes the payload reports; `[]` for events that change nothing we track."""
+        ...
+
+
+CredentialsModel = TypeVar("CredentialsModel", bound=BaseModel)
+
+
+def parse_credentials(
+    model: type[CredentialsModel], raw: Mapping[str, Any], provider: ProviderName
+) -> CredentialsModel:
+    """The provider's secret as its adapter needs it; a missing or wrong field is the operator's to fix."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "secret"
+        raise ConfigurationError(f"the {provider.value} credentials are incomplete: {field}: {first['msg']}") from exc

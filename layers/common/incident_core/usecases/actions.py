@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from incident_core.auth.port_signature import verify_port_signature
-from incident_core.errors import Conflict, MalformedRequest, NotFound, UpstreamError
+from incident_core.errors import ConfigurationError, Conflict, MalformedRequest, NotFound, UpstreamError
 from incident_core.models.action import ActionRun, parse_action_run, parse_inputs
 from incident_core.models.incident import Incident, LifecycleStep
 from incident_core.normalizers.common import format_utc
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 SUCCESS, FAILURE = "SUCCESS", "FAILURE"
-REFUSALS = (StepRefused, Unsupported, NotFound, MalformedRequest)
+REFUSALS = (StepRefused, Unsupported, NotFound, MalformedRequest, ConfigurationError)
 """Errors that no retry can fix: the run fails at once with their sentence."""
 
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident
 from incident_core.port.client import BulkUpsertError
-from incident_core.port.retry import is_retryable_status
+from incident_core.retry import is_retryable_status
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
 from incident_core.usecases.postmortem import render_timeline
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -103,12 +104,23 @@ def server_requested_delay(response: httpx.Response, *, now: float) -> float | N
         if delay is not None:
             return delay
     rate_limited = response.status_code == 429 or response.headers.get("x-ratelimit-remaining") == "0"
-    reset = response.headers.get("x-ratelimit-reset")
-    if rate_limited and reset is not None:
+    if not rate_limited:
+        return None
+    seconds_left = response.headers.get("ratelimit-reset")  # PagerDuty: seconds until the window resets
+    if seconds_left is not None:
+        try:
+            return max(0.0, float(seconds_left))
+        except ValueError:
+            pass
+    reset = response.headers.get("x-ratelimit-reset")  # Port, ServiceNow: epoch seconds; Jira: ISO 8601
+    if reset is not None:
         try:
             return max(0.0, float(reset) - now)
         except ValueError:
-            return None
+            try:
+                return max(0.0, datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp() - now)
+            except ValueError:
+                return None
     return None
 
 
