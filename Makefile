@@ -13,7 +13,7 @@ run: $(VENV)/.installed
 
 test: lint typecheck unit sam-validate sam-build
 
-setup: $(VENV)/.installed $(TOOLS)/.installed
+setup: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install $(PIP_QUIET) -r requirements-tools.txt
 	touch $@
 
+# prism serves the vendors' OpenAPI descriptions as validating mocks for the contract tests.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -35,7 +40,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest -n 2 -q
 
 sam-validate: $(TOOLS)/.installed
@@ -48,4 +53,4 @@ bench: $(VENV)/.installed
 	$(PY) -m tests.bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .devstack
+	rm -rf $(VENV) $(TOOLS) .aws-sam .devstack node_modules
