@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -18,16 +19,17 @@ from incident_core.config import Settings
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.action import ActionRun, parse_inputs
 from incident_core.models.alert_record import AlertRecord, apply_notification
-from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, TimelineKind
+from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName, TimelineKind
 from incident_core.models.notification import AlertNotification
 from incident_core.notifications import SnsNotifier
 from incident_core.providers import ProviderContext, provider_for
-from incident_core.providers.base import StepRefused
+from incident_core.providers.base import ProviderEvent, ProviderState, StepRefused
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import Projection, ProjectionStore
 from incident_core.usecases.catalog import LocalServiceCatalog
 from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome, correlate_alert
+from incident_core.usecases.provider_sync import EchoProvider, apply_provider_event, reconcile
 
 REGION = "us-east-1"
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -380,3 +382,76 @@ def test_resolving_releases_the_alert_so_its_next_firing_opens_a_new_incident(wo
     assert second is not None
     assert second.opened
     assert second.incident.identifier != first.incident.identifier
+
+
+# Changes made in the provider's own app
+
+
+def _with_external_id(world: World, incident: Incident, external_id: str, provider: ProviderName) -> Incident:
+    updated, _ = world.ctx.incidents.change(
+        incident.identifier,
+        lambda current: (
+            current.model_copy(update={"externalId": external_id, "provider": provider}) if current else None
+        ),
+    )
+    world.ctx.incidents.link_external(provider.value, external_id, incident.identifier)
+    assert updated is not None
+    return updated
+
+
+def test_an_acknowledge_and_a_resolve_in_the_vendors_app_are_followed(world: World) -> None:
+    incident = _with_external_id(world, _open_manually(world), "PD123", ProviderName.PAGERDUTY)
+    world.clock.advance(90)
+    acked = apply_provider_event(
+        world.ctx,
+        ProviderName.PAGERDUTY,
+        ProviderEvent(externalId="PD123", status=IncidentStatus.ACKNOWLEDGED, actor="bo@example.com"),
+    )
+    world.clock.advance(300)
+    resolved = apply_provider_event(
+        world.ctx,
+        ProviderName.PAGERDUTY,
+        ProviderEvent(
+            externalId="PD123", status=IncidentStatus.RESOLVED, note="Fixed upstream", actor="bo@example.com"
+        ),
+    )
+
+    assert acked is not None
+    assert acked.status is IncidentStatus.ACKNOWLEDGED
+    assert acked.mtta_seconds == 90
+    assert resolved is not None
+    assert resolved.status is IncidentStatus.RESOLVED
+    assert resolved.resolution == "Fixed upstream"
+    assert resolved.postmortem is not None
+    assert [e.actor for e in resolved.timeline[1:]] == ["bo@example.com (pagerduty)"] + ["bo@ex.io (pagerduty)"] * 2
+    assert incident.identifier == resolved.identifier
+
+
+def test_the_same_vendor_event_twice_changes_nothing_the_second_time(world: World) -> None:
+    _with_external_id(world, _open_manually(world), "PD9", ProviderName.PAGERDUTY)
+    event = ProviderEvent(externalId="PD9", note="Looking at the database", actor="bo@example.com")
+    first = apply_provider_event(world.ctx, ProviderName.PAGERDUTY, event)
+    second = apply_provider_event(world.ctx, ProviderName.PAGERDUTY, event)
+    assert first is not None
+    assert second is not None
+    assert second.timeline == first.timeline
+
+
+def test_an_event_about_an_unknown_incident_is_ignored(world: World) -> None:
+    event = ProviderEvent(externalId="nope", status=IncidentStatus.RESOLVED, actor="x")
+    assert apply_provider_event(world.ctx, ProviderName.PAGERDUTY, event) is None
+
+
+def test_reconcile_applies_what_the_provider_reports(world: World) -> None:
+    incident = _with_external_id(world, _open_manually(world), "PD77", ProviderName.PAGERDUTY)
+
+    class Reporting(EchoProvider):
+        def get(self, incident: Incident) -> ProviderState:
+            return ProviderState(status=IncidentStatus.RESOLVED, assignee=None)
+
+    ctx = dataclasses.replace(world.ctx, provider=lambda name: Reporting(name))
+    changed = reconcile(ctx, [incident])
+    again = reconcile(ctx, [world.ctx.incidents.get(incident.identifier)])  # type: ignore[list-item]
+
+    assert [i.status for i in changed] == [IncidentStatus.RESOLVED]
+    assert again == []

@@ -4,6 +4,7 @@
 - `CORR#<key>`: which incident owns a correlation key (an alert's key, or a service within the window).
   Claimed with a conditional put, so when many deliveries race exactly one opens the incident.
 - `RUN#<runId>`: what a Port action run did, so a redelivered run repeats the answer, not the work.
+- `EXT#<provider>#<id>`: the incident behind a provider's own id (its webhooks name incidents that way).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 INCIDENT_PREFIX = "INCIDENT#"
 CORRELATION_PREFIX = "CORR#"
 RUN_PREFIX = "RUN#"
+EXTERNAL_PREFIX = "EXT#"
 
 
 class CorrelationClaim(BaseModel):
@@ -124,6 +126,16 @@ class IncidentStore:
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
+
+    # The provider's own id of an incident, for its webhooks and for reconciling
+
+    def link_external(self, provider: str, external_id: str, incident_id: str) -> None:
+        self._table.put_item(Item={"pk": f"{EXTERNAL_PREFIX}{provider}#{external_id}", "incidentId": incident_id})
+
+    def by_external(self, provider: str, external_id: str) -> str | None:
+        key = {"pk": f"{EXTERNAL_PREFIX}{provider}#{external_id}"}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return None if item is None else str(item["incidentId"])
 
     # Action runs
 

@@ -216,6 +216,8 @@ def _ensure_provider_triggered(
         )
 
     updated, _ = ctx.incidents.change(incident.identifier, record)
+    if result.externalId:
+        ctx.incidents.link_external(incident.provider.value, result.externalId, incident.identifier)
     return StepOutcome(incident=updated or incident, summary="", logs=[result.message])
 
 

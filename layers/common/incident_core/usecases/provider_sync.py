@@ -1,0 +1,127 @@
+"""When someone acknowledges, reassigns, notes or resolves in the vendor's own app, the incident follows.
+
+A vendor's change is replayed through the same lifecycle steps as a Port action, with a provider that only
+echoes it (the vendor already did it: calling it back would loop). Each change carries a stable run id,
+so a webhook delivered twice, or a reconcile that sees what a webhook already applied, changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+
+from incident_core.models.action import ActionRun, parse_inputs
+from incident_core.models.alert_record import AlertRecord
+from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
+from incident_core.providers.base import (
+    EscalationRequest,
+    ProviderEvent,
+    ProviderResult,
+    ProviderState,
+    StepRefused,
+)
+from incident_core.usecases.lifecycle import STEPS, LifecycleContext
+
+logger = Logger(child=True)
+
+
+@dataclass
+class EchoProvider:
+    """Stands in for the vendor while its own change is recorded: nothing is sent back to it."""
+
+    name: ProviderName
+
+    def _done(self, what: str) -> ProviderResult:
+        return ProviderResult(message=f"{what} in {self.name.value}")
+
+    def trigger(self, incident: Incident, alerts: Sequence[AlertRecord]) -> ProviderResult:
+        return self._done("Triggered")
+
+    def acknowledge(self, incident: Incident, by: str) -> ProviderResult:
+        return self._done(f"Acknowledged by {by}")
+
+    def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
+        return ProviderResult(message=f"Reassigned to {assignee} in {self.name.value}", assignee=assignee)
+
+    def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
+        return self._done("Services changed")
+
+    def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult:
+        return self._done("Escalated")
+
+    def add_note(self, incident: Incident, note: str, by: str) -> ProviderResult:
+        return self._done("Note added")
+
+    def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult:
+        return self._done(f"Resolved by {by}")
+
+    def get(self, incident: Incident) -> ProviderState:
+        return ProviderState(status=incident.status, assignee=incident.assignee, url=incident.url)
+
+
+def _steps_for(event: ProviderEvent, incident: Incident) -> list[tuple[LifecycleStep, dict[str, object]]]:
+    steps: list[tuple[LifecycleStep, dict[str, object]]] = []
+    if event.assignee and event.assignee != incident.assignee and event.status is not IncidentStatus.RESOLVED:
+        steps.append((LifecycleStep.REASSIGN, {"assignee": event.assignee}))
+    if event.status is IncidentStatus.ACKNOWLEDGED and incident.status is IncidentStatus.TRIGGERED:
+        steps.append((LifecycleStep.ACKNOWLEDGE, {}))
+    if event.note:
+        steps.append((LifecycleStep.ADD_NOTE, {"note": event.note}))
+    if event.status is IncidentStatus.RESOLVED and incident.is_open:
+        resolution = event.note or f"Resolved in {incident.provider.value} by {event.actor}"
+        steps.append((LifecycleStep.RESOLVE, {"resolution": resolution, "resolveAlerts": False}))
+    return steps
+
+
+def apply_provider_event(ctx: LifecycleContext, provider: ProviderName, event: ProviderEvent) -> Incident | None:
+    """Record the vendor's change on our incident; None when the event is about an incident we do not know."""
+    identifier = ctx.incidents.by_external(provider.value, event.externalId)
+    incident = ctx.incidents.get(identifier) if identifier else None
+    if incident is None:
+        logger.info("provider event for an unknown incident", extra={"provider": provider.value})
+        return None
+    echo = dataclasses.replace(ctx, provider=lambda _: EchoProvider(provider))
+    event_key = hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:16]
+    for step, inputs in _steps_for(event, incident):
+        run = ActionRun(
+            runId=f"{provider.value}:{event_key}:{step.value}",
+            step=step,
+            entity={"identifier": incident.identifier},
+            inputs=inputs,
+            user=f"{event.actor} ({provider.value})",
+        )
+        try:
+            incident = STEPS[step](echo, run, parse_inputs(run)).incident
+        except StepRefused as refused:  # the state already moved on (say, resolved in Port meanwhile)
+            logger.info("provider event not applied", extra={"reason": refused.message})
+    return incident
+
+
+def reconcile(ctx: LifecycleContext, incidents: Sequence[Incident]) -> list[Incident]:
+    """The backstop for lost webhooks: ask each provider how its open incidents stand, apply differences."""
+    changed = []
+    for incident in incidents:
+        if not incident.is_open or incident.provider is ProviderName.NATIVE or not incident.externalId:
+            continue
+        try:
+            state = ctx.provider(incident.provider).get(incident)
+        except Exception:  # one provider's trouble must not stop the others; the next run tries again
+            logger.exception("reconcile could not read the incident", extra={"incident": incident.identifier})
+            continue
+        event = ProviderEvent(
+            externalId=incident.externalId,
+            status=state.status,
+            assignee=state.assignee if state.assignee != incident.assignee else None,
+            actor="reconcile",
+        )
+        if state.status is incident.status and event.assignee is None:
+            continue
+        updated = apply_provider_event(ctx, incident.provider, event)
+        if updated is not None:
+            changed.append(updated)
+    return changed
+
