@@ -6,6 +6,7 @@ Every route of template.yaml runs its real handler with its own environment from
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -68,6 +69,7 @@ def start(
         or Path(os.environ.get("WEBHOOK_SECRETS_FILE", DEFAULT_WEBHOOK_SECRETS_FILE)),
         port_credentials=port_credentials,
         visibility_timeout=visibility_timeout,
+        provider_credentials=_provider_credentials(),
     )
     if os.environ.get("PORT_API_URL"):  # the template's parameter, as `sam deploy` would set it
         resources.references["PortApiUrl"] = os.environ["PORT_API_URL"]
@@ -89,6 +91,17 @@ def start(
         for poller in pollers:
             poller.start()
     return LocalStack(aws=aws, gateway=gateway, pollers=pollers, functions=built, resources=resources)
+
+
+def _provider_credentials() -> dict[str, Any]:
+    """PROVIDER_CREDENTIALS_FILE: {"pagerduty": {...}, ...}, the providers' secrets for the local stack."""
+    path = os.environ.get("PROVIDER_CREDENTIALS_FILE")
+    if not path:
+        return {}
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise SystemExit(f"{path} must hold a JSON object keyed by provider name")
+    return document
 
 
 def _banner(stack: LocalStack) -> str:

@@ -82,6 +82,7 @@ class Provisioner:
         webhook_secrets_file: Path,
         port_credentials: dict[str, str],
         visibility_timeout: int | None,
+        provider_credentials: dict[str, Any] | None = None,
     ) -> LocalResources:
         """Create every table, queue and secret of the template; parameters take their defaults."""
         local = LocalResources(references={"AWS::Region": REGION, "AWS::AccountId": "123456789012"})
@@ -98,7 +99,9 @@ class Provisioner:
             elif kind == "AWS::SQS::Queue":
                 self._queue(logical_id, props, local, visibility_timeout)
             elif kind == "AWS::SecretsManager::Secret":
-                secret = self._secret_value(logical_id, props, webhook_secrets_file, port_credentials)
+                secret = self._secret_value(
+                    logical_id, props, webhook_secrets_file, port_credentials, provider_credentials or {}
+                )
                 arn = self.client("secretsmanager").create_secret(Name=logical_id, SecretString=secret)["ARN"]
                 local.references[logical_id] = arn
             elif kind == "AWS::SNS::Topic":
@@ -151,12 +154,19 @@ class Provisioner:
 
     @staticmethod
     def _secret_value(
-        logical_id: str, props: dict[str, Any], webhook_secrets_file: Path, port_credentials: dict[str, str]
+        logical_id: str,
+        props: dict[str, Any],
+        webhook_secrets_file: Path,
+        port_credentials: dict[str, str],
+        provider_credentials: dict[str, Any],
     ) -> str:
         if logical_id == "WebhookSecrets":
             return webhook_secrets_file.read_text(encoding="utf-8")
         if logical_id == "PortCredentials":
             return json.dumps(port_credentials)
+        provider = logical_id.removesuffix("Credentials").lower()  # PagerDutyCredentials -> pagerduty
+        if provider in provider_credentials:
+            return json.dumps(provider_credentials[provider])
         return str(props.get("SecretString", "{}"))
 
 

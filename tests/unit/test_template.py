@@ -217,15 +217,29 @@ def test_no_function_has_wildcard_access_to_secrets_tables_or_queues(resources: 
 def test_functions_read_only_their_own_secret(resources: dict[str, Any]) -> None:
     def secrets_of(logical_id: str) -> list[Any]:
         policies = resources[logical_id]["Properties"]["Policies"]
-        return [
+        found = [
             policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
             for policy in policies
             if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy
         ]
+        return sorted(found, key=str)
 
+    provider_secrets = [
+        {"Ref": f"{name}Credentials"}
+        for name in ("PagerDuty", "Opsgenie", "ServiceNow", "Jira", "IncidentIo", "FireHydrant")
+    ]
     for source in Source:
         assert secrets_of(ingest_logical_id(source)) == [{"Ref": "WebhookSecrets"}]
-    assert secrets_of("AlertProcessorFunction") == [{"Ref": "PortCredentials"}]
+    # Auto-trigger and the action worker may open or change an incident in any provider.
+    every_provider = sorted([{"Ref": "PortCredentials"}, *provider_secrets], key=str)
+    assert secrets_of("AlertProcessorFunction") == every_provider
+    assert secrets_of("ActionWorkerFunction") == every_provider
+    # A provider's webhook reads only Port's credentials and that provider's own secret.
+    for name in ("PagerDuty", "IncidentIo", "FireHydrant"):
+        expected = sorted([{"Ref": "PortCredentials"}, {"Ref": f"{name}Credentials"}], key=str)
+        assert secrets_of(f"ProviderWebhook{name}Function") == expected
+    for step in ("Trigger", "Acknowledge", "Reassign", "AssociateServices", "Escalate", "AddNote", "Resolve"):
+        assert secrets_of(f"Action{step}Function") == [{"Ref": "PortCredentials"}]
 
 
 @pytest.mark.parametrize(

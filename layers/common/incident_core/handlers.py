@@ -14,11 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incident_core import aws
 from incident_core.config import Settings, get_settings
-from incident_core.errors import IncidentCoreError
+from incident_core.errors import ConfigurationError, IncidentCoreError
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
 from incident_core.models import Source
 from incident_core.models.action import ActionRun
-from incident_core.models.incident import LifecycleStep
+from incident_core.models.incident import LifecycleStep, ProviderName
 from incident_core.normalizers.common import format_utc
 from incident_core.notifications import SnsNotifier
 from incident_core.port.client import PortClient
@@ -42,6 +42,7 @@ from incident_core.usecases.ingest import WebhookRequest, ingest_webhook
 from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
 from incident_core.usecases.projection import INCIDENT_BLUEPRINT, Projector
+from incident_core.usecases.provider_sync import receive_provider_webhook, reconcile
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -251,3 +252,45 @@ def alert_processor_handler(event: dict[str, Any], context: LambdaContext) -> di
     metrics.add_metric(name="PortWrites", unit=MetricUnit.Count, value=outcome.projected)
     metrics.add_metric(name="FailedMessages", unit=MetricUnit.Count, value=len(outcome.failed_message_ids))
     return {"batchItemFailures": [{"itemIdentifier": mid} for mid in outcome.failed_message_ids]}
+
+
+def make_provider_webhook_handler(provider: ProviderName) -> Handler:
+    """POST /providers/<name>/webhook: a change made in the vendor's app, signed by the vendor."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        settings = get_settings()
+        try:
+            changed = receive_provider_webhook(
+                provider,
+                lower_case_headers(event),
+                raw_body(event),
+                secret=lambda: _webhook_secret(settings, provider),
+                lifecycle=lambda: build_lifecycle(settings),
+                now=datetime.now(UTC),
+            )
+            build_projector(settings).project_incidents(changed)
+        except IncidentCoreError as error:
+            logger.info("provider webhook refused", extra={"provider": provider.value, "reason": error.message})
+            return error_response(error)
+        return json_response(200, f"applied {len(changed)} incident change(s)")
+
+    return handler
+
+
+def _webhook_secret(settings: Settings, provider: ProviderName) -> str:
+    try:
+        return str(load_provider_credentials(settings, provider).get("webhookSecret") or "")
+    except ConfigurationError:
+        return ""  # not set up: every webhook is refused (fail closed)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """EventBridge schedule: the backstop for lost webhooks; open SaaS incidents follow their provider."""
+    settings = get_settings()
+    lifecycle = build_lifecycle(settings)
+    changed = reconcile(lifecycle, [i for i in lifecycle.incidents.scan() if i.is_open])
+    build_projector(settings).project_incidents(changed)
+    logger.info("reconciled open incidents with their providers", extra={"changed": len(changed)})
+    return {"changed": [incident.identifier for incident in changed]}

@@ -14,7 +14,7 @@ import httpx
 
 from incident_core.errors import ConfigurationError
 from incident_core.models.incident import ProviderName
-from incident_core.providers.base import IncidentProvider, Unsupported
+from incident_core.providers.base import InboundWebhook, IncidentProvider, Unsupported
 from incident_core.providers.native import NativeProvider, Notifier
 
 
@@ -41,6 +41,10 @@ ProviderFactory = Callable[[ProviderContext], IncidentProvider]
 PROVIDERS: dict[ProviderName, ProviderFactory] = {
     ProviderName.NATIVE: lambda context: NativeProvider(context.notifier(), context.link),
 }
+
+
+WEBHOOKS: dict[ProviderName, InboundWebhook] = {}
+"""Providers that report changes made in their own app by signed webhooks (POST /providers/<name>/webhook)."""
 
 
 def provider_for(name: ProviderName, context: ProviderContext) -> IncidentProvider:

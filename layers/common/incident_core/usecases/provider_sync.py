@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from incident_core.errors import MalformedRequest, NotFound
 from incident_core.models.action import ActionRun, parse_inputs
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
+from incident_core.providers import WEBHOOKS
 from incident_core.providers.base import (
     EscalationRequest,
     ProviderEvent,
@@ -125,3 +129,25 @@ def reconcile(ctx: LifecycleContext, incidents: Sequence[Incident]) -> list[Inci
             changed.append(updated)
     return changed
 
+
+def receive_provider_webhook(
+    provider: ProviderName,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: Callable[[], str],
+    lifecycle: Callable[[], LifecycleContext],
+    now: datetime,
+) -> list[Incident]:
+    """Verify the vendor's signature over the raw body (401 otherwise, nothing changed), then apply."""
+    receiver = WEBHOOKS.get(provider)
+    if receiver is None:
+        raise NotFound(f"{provider.value} sends no webhooks to this bundle")
+    receiver.verify(headers, body, secret(), now=now)
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRequest("body", "not valid JSON") from exc
+    ctx = lifecycle()
+    changed = [apply_provider_event(ctx, provider, event) for event in receiver.events(payload)]
+    return [incident for incident in changed if incident is not None]
