@@ -1,5 +1,5 @@
-"""The service catalogs that feed the impact walk: `PortServiceCatalog` against FakePort (every request
-checked against Port's OpenAPI spec) and `LocalServiceCatalog` against a projection store in moto.
+"""The service catalogs that feed the impact walk: `PortDirectory` against FakePort (every request
+checked against Port's OpenAPI spec) and `LocalDirectory` against a projection store in moto.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from incident_core import aws
 from incident_core.port.client import PortClient
 from incident_core.store.projections import Projection, ProjectionStore
-from incident_core.usecases.catalog import LocalServiceCatalog, PortServiceCatalog, ServiceCatalog
+from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, PortDirectory
 from incident_core.usecases.impact import impacted_services
 from tests.fakes.port import FAKE_PORT_URL, FakePort
 
@@ -75,9 +75,9 @@ def _by_identifier(entities: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_port_catalog_returns_every_service_with_its_relations(fake_port: FakePort, port_client: PortClient) -> None:
-    catalog: ServiceCatalog = PortServiceCatalog(port_client, "service")
+    catalog: EntityDirectory = PortDirectory(port_client)
 
-    entities = _by_identifier(catalog.service_entities())
+    entities = _by_identifier(catalog.entities("service"))
 
     assert sorted(entities) == ["checkout", "inventory", "ledger", "payments", "storefront"]
     assert entities["checkout"]["relations"] == {"dependencies": ["payments", "inventory"]}
@@ -88,7 +88,7 @@ def test_port_catalog_returns_every_service_with_its_relations(fake_port: FakePo
 def test_port_catalog_searches_the_blueprint_with_a_rule_every_entity_of_it_matches(
     fake_port: FakePort, port_client: PortClient
 ) -> None:
-    PortServiceCatalog(port_client, "service").service_entities()
+    PortDirectory(port_client).entities("service")
 
     searches = [request for request in fake_port.requests if request.route == SEARCH_ROUTE]
     assert len(searches) == 1
@@ -105,7 +105,7 @@ def test_port_catalog_reads_the_configured_blueprint(fake_port: FakePort, port_c
     fake_port.add_entity("microservice", _service("gateway", "auth"))
     fake_port.add_entity("microservice", _service("auth"))
 
-    entities = PortServiceCatalog(port_client, "microservice").service_entities()
+    entities = PortDirectory(port_client).entities("microservice")
 
     assert sorted(entity["identifier"] for entity in entities) == ["auth", "gateway"]
     assert fake_port.violations == []
@@ -114,12 +114,12 @@ def test_port_catalog_reads_the_configured_blueprint(fake_port: FakePort, port_c
 def test_port_catalog_of_an_empty_blueprint_is_empty(fake_port: FakePort, port_client: PortClient) -> None:
     fake_port.add_blueprint(_service_blueprint("empty"))
 
-    assert PortServiceCatalog(port_client, "empty").service_entities() == []
+    assert PortDirectory(port_client).entities("empty") == []
     assert fake_port.violations == []
 
 
 def test_port_catalog_feeds_the_impact_walk(fake_port: FakePort, port_client: PortClient) -> None:
-    result = impacted_services(["payments"], PortServiceCatalog(port_client, "service").service_entities())
+    result = impacted_services(["payments"], PortDirectory(port_client).entities("service"))
 
     assert result.upstream == ("checkout", "storefront")
     assert result.downstream == ("ledger",)
@@ -154,9 +154,9 @@ def projection_store(aws_env: None) -> ProjectionStore:
 def test_local_catalog_returns_the_kept_entities_of_its_blueprint_only(projection_store: ProjectionStore) -> None:
     alert = {"identifier": "datadog-4711", "title": "High error rate", "relations": {"service": "checkout"}}
     projection_store.save([*(_projection("service", service) for service in SHOP), _projection("alert", alert)])
-    catalog: ServiceCatalog = LocalServiceCatalog(projection_store, "service")
+    catalog: EntityDirectory = LocalDirectory(projection_store)
 
-    entities = catalog.service_entities()
+    entities = catalog.entities("service")
 
     assert _by_identifier(entities) == {service["identifier"]: service for service in SHOP}
     assert impacted_services(["payments"], entities).upstream == ("checkout", "storefront")
@@ -165,7 +165,5 @@ def test_local_catalog_returns_the_kept_entities_of_its_blueprint_only(projectio
 def test_local_catalog_without_kept_services_is_empty(projection_store: ProjectionStore) -> None:
     projection_store.save([_projection("microservice", _service("gateway"))])
 
-    assert LocalServiceCatalog(projection_store, "service").service_entities() == []
-    assert [e["identifier"] for e in LocalServiceCatalog(projection_store, "microservice").service_entities()] == [
-        "gateway"
-    ]
+    assert LocalDirectory(projection_store).entities("service") == []
+    assert [e["identifier"] for e in LocalDirectory(projection_store).entities("microservice")] == ["gateway"]

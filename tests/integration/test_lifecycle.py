@@ -27,7 +27,7 @@ from incident_core.providers.base import ProviderEvent, ProviderState, StepRefus
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import Projection, ProjectionStore
-from incident_core.usecases.catalog import LocalServiceCatalog
+from incident_core.usecases.catalog import LocalDirectory
 from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome, correlate_alert
 from incident_core.usecases.provider_sync import EchoProvider, apply_provider_event, reconcile
 
@@ -129,7 +129,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             incidents=IncidentStore(tables["IncidentsTable"]),
             alerts=AlertStore(tables["AlertsTable"]),
             provider=lambda name: provider_for(name, providers),
-            catalog=lambda: LocalServiceCatalog(projections, "service"),
+            directory=lambda: LocalDirectory(projections),
             settings=Settings(),
             clock=clock,
         )

@@ -37,7 +37,7 @@ from incident_core.usecases.actions import (
     RunReporter,
     accept_action,
 )
-from incident_core.usecases.catalog import LocalServiceCatalog, PortServiceCatalog, ServiceCatalog
+from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, PortDirectory
 from incident_core.usecases.ingest import WebhookRequest, ingest_webhook
 from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
@@ -123,11 +123,9 @@ def incident_link(settings: Settings, identifier: str) -> str:
 
 
 def build_lifecycle(settings: Settings) -> LifecycleContext:
-    def catalog() -> ServiceCatalog:
+    def directory() -> EntityDirectory:
         client = port_client(settings)
-        if client is None:
-            return LocalServiceCatalog(_projection_store(settings), settings.service_blueprint)
-        return PortServiceCatalog(client, settings.service_blueprint)
+        return LocalDirectory(_projection_store(settings)) if client is None else PortDirectory(client)
 
     providers = ProviderContext(
         notifier=lambda: SnsNotifier(aws.sns(), settings.required("escalation_topic_arn")),
@@ -138,7 +136,7 @@ def build_lifecycle(settings: Settings) -> LifecycleContext:
         incidents=IncidentStore(_table(settings, "incidents_table")),
         alerts=AlertStore(_table(settings, "alerts_table")),
         provider=lambda name: provider_for(name, providers),
-        catalog=catalog,
+        directory=directory,
         settings=settings,
         pause=time.sleep,
     )

@@ -42,7 +42,7 @@ from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import EscalationRequest, IncidentProvider, StepRefused
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
-from incident_core.usecases.catalog import ServiceCatalog
+from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.impact import impacted_services
 from incident_core.usecases.postmortem import render_postmortem
 
@@ -60,7 +60,7 @@ class LifecycleContext:
     incidents: IncidentStore
     alerts: AlertStore
     provider: Callable[[ProviderName], IncidentProvider]
-    catalog: Callable[[], ServiceCatalog]
+    directory: Callable[[], EntityDirectory]
     settings: Settings
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     pause: Callable[[float], None] = field(default=lambda seconds: None)
@@ -467,7 +467,7 @@ def associate_services(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs
     services = list(dict.fromkeys([*incident.services, *inputs.services]))
     impact = impacted_services(
         services,
-        ctx.catalog().service_entities(),
+        ctx.directory().entities(ctx.settings.service_blueprint),
         relation=ctx.settings.service_dependency_relation,
         max_depth=ctx.settings.impact_depth,
     )
