@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBServiceResource
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 def _cache_key() -> tuple[str | None, str | None]:
@@ -31,6 +32,10 @@ def sqs() -> SQSClient:
 
 def sns() -> SNSClient:
     return _client("sns", *_cache_key())  # type: ignore[no-any-return]
+
+
+def stepfunctions() -> SFNClient:
+    return _client("stepfunctions", *_cache_key())  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=16)

@@ -58,6 +58,9 @@ _ENVIRONMENT = {
     "auto_trigger_rules": "AUTO_TRIGGER_RULES",
     "service_dependency_relation": "SERVICE_DEPENDENCY_RELATION",
     "impact_depth": "IMPACT_DEPTH",
+    "escalation_state_machine_arn": "ESCALATION_STATE_MACHINE_ARN",
+    "default_escalation_policy": "DEFAULT_ESCALATION_POLICY",
+    "notification_channels_secret": "NOTIFICATION_CHANNELS_SECRET",
     "pagerduty_secret": "PAGERDUTY_SECRET",
     "opsgenie_secret": "OPSGENIE_SECRET",
     "servicenow_secret": "SERVICENOW_SECRET",
@@ -76,6 +79,8 @@ class AutoTriggerRule(BaseModel):
     source: tuple[Source, ...] | None = None
     service: tuple[str, ...] | None = None
     provider: ProviderName = ProviderName.NATIVE
+    escalationPolicy: str | None = None
+    """For native incidents: the escalation policy to walk (default: DEFAULT_ESCALATION_POLICY)."""
 
     def matches(self, alert: AlertRecord) -> bool:
         return (
@@ -115,6 +120,10 @@ class Settings(BaseModel):
     auto_trigger_rules: tuple[AutoTriggerRule, ...] = DEFAULT_AUTO_TRIGGER_RULES
     service_dependency_relation: str = "dependencies"
     impact_depth: int = Field(default=3, ge=0)
+    escalation_state_machine_arn: str = ""
+    default_escalation_policy: str = ""
+    """The policy a native incident escalates by when its trigger names none (empty: no timed escalation)."""
+    notification_channels_secret: str = ""
     pagerduty_secret: str = ""
     opsgenie_secret: str = ""
     servicenow_secret: str = ""

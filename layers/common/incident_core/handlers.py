@@ -20,12 +20,17 @@ from incident_core.models import Source
 from incident_core.models.action import ActionRun
 from incident_core.models.incident import LifecycleStep, ProviderName
 from incident_core.normalizers.common import format_utc
-from incident_core.notifications import SnsNotifier
+from incident_core.notifications import Pagers, SnsNotifier, chat_notifiers
 from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
 from incident_core.providers import ProviderContext, provider_for
 from incident_core.queue import AlertQueue
-from incident_core.secrets import load_port_credentials, load_provider_credentials, load_webhook_secrets
+from incident_core.secrets import (
+    load_port_credentials,
+    load_provider_credentials,
+    load_secret,
+    load_webhook_secrets,
+)
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
@@ -38,6 +43,7 @@ from incident_core.usecases.actions import (
     accept_action,
 )
 from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, PortDirectory
+from incident_core.usecases.escalation import EscalationControl, EscalationTasks, StepFunctionsEscalations
 from incident_core.usecases.ingest import WebhookRequest, ingest_webhook
 from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
@@ -123,23 +129,29 @@ def incident_link(settings: Settings, identifier: str) -> str:
 
 
 def build_lifecycle(settings: Settings) -> LifecycleContext:
-    def directory() -> EntityDirectory:
-        client = port_client(settings)
-        return LocalDirectory(_projection_store(settings)) if client is None else PortDirectory(client)
-
     providers = ProviderContext(
         notifier=lambda: SnsNotifier(aws.sns(), settings.required("escalation_topic_arn")),
         link=lambda identifier: incident_link(settings, identifier),
         credentials=lambda name: load_provider_credentials(settings, name),
     )
+    escalations: Callable[[], EscalationControl] | None = None
+    if settings.escalation_state_machine_arn:
+        arn = settings.escalation_state_machine_arn
+        escalations = lambda: StepFunctionsEscalations(aws.stepfunctions(), arn)  # noqa: E731
     return LifecycleContext(
         incidents=IncidentStore(_table(settings, "incidents_table")),
         alerts=AlertStore(_table(settings, "alerts_table")),
         provider=lambda name: provider_for(name, providers),
-        directory=directory,
+        directory=lambda: _directory(settings),
         settings=settings,
         pause=time.sleep,
+        escalations=escalations,
     )
+
+
+def _directory(settings: Settings) -> EntityDirectory:
+    client = port_client(settings)
+    return LocalDirectory(_projection_store(settings)) if client is None else PortDirectory(client)
 
 
 def build_alert_processor(settings: Settings) -> AlertProcessor:
@@ -292,3 +304,37 @@ def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     build_projector(settings).project_incidents(changed)
     logger.info("reconciled open incidents with their providers", extra={"changed": len(changed)})
     return {"changed": [incident.identifier for incident in changed]}
+
+
+def _pager(settings: Settings) -> Pagers:
+    channels: list[Any] = [SnsNotifier(aws.sns(), settings.required("escalation_topic_arn"))]
+    if settings.notification_channels_secret:
+        channels += chat_notifiers(load_secret(settings, settings.notification_channels_secret))
+    return Pagers(channels)
+
+
+def _escalation_tasks(settings: Settings) -> EscalationTasks:
+    return EscalationTasks(
+        incidents=IncidentStore(_table(settings, "incidents_table")),
+        directory=lambda: _directory(settings),
+        pager=lambda: _pager(settings),
+        link=lambda identifier: incident_link(settings, identifier),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def escalation_notify_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """State machine task: page the current level unless the incident was acknowledged or resolved."""
+    settings = get_settings()
+    state = _escalation_tasks(settings).notify(event)
+    build_projector(settings).project_incidents(
+        [i for i in [IncidentStore(_table(settings, "incidents_table")).get(state["incidentId"])] if i]
+    )
+    return state
+
+
+@logger.inject_lambda_context(clear_state=True)
+def escalation_check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """State machine task after the wait: stop, or move to the next level, round or the fallback."""
+    return _escalation_tasks(get_settings()).check(event)

@@ -72,3 +72,8 @@ def load_provider_credentials(settings: Settings, provider: ProviderName) -> dic
             f"{provider.value} is not configured: put its credentials in the secret {name} (see the README)"
         )
     return document
+
+
+def load_secret(settings: Settings, name: str) -> dict[str, Any]:
+    """Any other JSON secret of the stack (for example the chat webhooks), cached like the rest."""
+    return _secret_document(name, settings.secrets_max_age_seconds)

@@ -43,6 +43,7 @@ from incident_core.providers.base import EscalationRequest, IncidentProvider, St
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.usecases.catalog import EntityDirectory
+from incident_core.usecases.escalation import EscalationControl
 from incident_core.usecases.impact import impacted_services
 from incident_core.usecases.postmortem import render_postmortem
 
@@ -64,6 +65,8 @@ class LifecycleContext:
     settings: Settings
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     pause: Callable[[float], None] = field(default=lambda seconds: None)
+    escalations: Callable[[], EscalationControl] | None = None
+    """The timed escalation of native incidents; None where no state machine is deployed."""
 
     def now(self) -> str:
         return format_utc(self.clock())
@@ -126,6 +129,7 @@ def open_or_attach(
     actor: str,
     run_id: str | None = None,
     description: str = "",
+    escalation_policy: str | None = None,
 ) -> StepOutcome:
     """Attach to the incident already open for these alerts or services, or open exactly one.
 
@@ -147,6 +151,7 @@ def open_or_attach(
             ctx.incidents.claim(key, identifier, now=format_utc(now), stale_before=_stale_before(ctx, key))
 
     opened_at = format_utc(now)
+    policy = escalation_policy or ctx.settings.default_escalation_policy or None
     incident = Incident(
         identifier=identifier,
         title=title,
@@ -158,6 +163,7 @@ def open_or_attach(
         services=tuple(dict.fromkeys(services)),
         alerts=tuple(a.dedup_key for a in alerts),
         correlationKeys=tuple(keys),
+        escalationPolicy=policy if provider is ProviderName.NATIVE else None,
         timeline=(
             TimelineEntry(
                 at=opened_at,
@@ -173,13 +179,27 @@ def open_or_attach(
     assert created is not None
     outcome = _ensure_provider_triggered(ctx, created, alerts, actor)
     linked = _link_alerts(ctx, outcome.incident, alerts)
+    escalation = _start_escalation(ctx, outcome.incident)
     return StepOutcome(
         incident=outcome.incident,
         summary=f"Opened incident {identifier}: {title}",
-        logs=[f"No open incident for this; opened {identifier}", *outcome.logs],
+        logs=[f"No open incident for this; opened {identifier}", *outcome.logs, *escalation],
         changed_alerts=linked,
         opened=True,
     )
+
+
+def _start_escalation(ctx: LifecycleContext, incident: Incident) -> list[str]:
+    """Native incidents walk their escalation policy on a timer; SaaS providers escalate by themselves."""
+    if ctx.escalations is None or incident.escalationPolicy is None or incident.provider is not ProviderName.NATIVE:
+        return []
+    started = ctx.escalations().start(incident, incident.escalationPolicy)
+    return [f"Escalation by policy {incident.escalationPolicy} {'started' if started else 'was already running'}"]
+
+
+def _stop_escalation(ctx: LifecycleContext, incident: Incident, reason: str) -> None:
+    if ctx.escalations is not None and incident.escalationPolicy is not None:
+        ctx.escalations().stop(incident, reason)
 
 
 def _stale_before(ctx: LifecycleContext, key: str) -> str | None:
@@ -313,6 +333,7 @@ def correlate_alert(ctx: LifecycleContext, alert: AlertRecord) -> StepOutcome | 
         provider=rule.provider,
         actor=alert.source.value,
         description=alert.description,
+        escalation_policy=rule.escalationPolicy,
     )
 
 
@@ -436,6 +457,7 @@ def acknowledge(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> St
         assignee=run.user,
         acknowledgedAt=lambda current: current.acknowledgedAt or ctx.now(),
     )
+    _stop_escalation(ctx, updated, f"acknowledged by {run.user}")
     return StepOutcome(updated, f"{run.user} acknowledged {updated.identifier}", [result.message])
 
 
@@ -543,6 +565,7 @@ def resolve(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepOu
         resolution=inputs.resolution,
         acknowledgedAt=lambda current: current.acknowledgedAt or now,
     )
+    _stop_escalation(ctx, resolved, f"resolved by {run.user}")
     for key in resolved.correlationKeys:
         ctx.incidents.release(key, resolved.identifier)
     changed_alerts = _resolve_alerts(ctx, resolved, now) if inputs.resolveAlerts else []
