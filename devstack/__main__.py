@@ -27,6 +27,7 @@ from devstack.stack import (
     aws_environment,
     seed_local_catalog,
 )
+from devstack.stepfunctions import LocalStepFunctions, local_invoker
 from devstack.template import functions, load_template
 
 
@@ -35,12 +36,14 @@ class LocalStack:
     aws: EmbeddedAws
     gateway: Gateway
     pollers: list[QueuePoller]
+    step_functions: LocalStepFunctions
     functions: dict[str, LocalFunction]
     resources: LocalResources
 
     def stop(self) -> None:
         for poller in self.pollers:
             poller.stop()
+        self.step_functions.stop()
         self.gateway.stop()
         self.aws.stop()
 
@@ -78,6 +81,9 @@ def start(
         seed_local_catalog(aws, resources)
     specs = functions(template)
     built = local_functions(specs, resources, base)
+    step_functions = LocalStepFunctions.launch(
+        aws.client("stepfunctions"), resources.state_machines, local_invoker(built), start=poll
+    )
     routes = {route: built[spec.logical_id] for spec in specs for route in spec.routes}
     gateway = Gateway(host, api_port, routes)
     gateway.start()
@@ -90,7 +96,14 @@ def start(
     if poll:
         for poller in pollers:
             poller.start()
-    return LocalStack(aws=aws, gateway=gateway, pollers=pollers, functions=built, resources=resources)
+    return LocalStack(
+        aws=aws,
+        gateway=gateway,
+        pollers=pollers,
+        step_functions=step_functions,
+        functions=built,
+        resources=resources,
+    )
 
 
 def _provider_credentials() -> dict[str, Any]:

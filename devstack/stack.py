@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from devstack.stepfunctions import provision_state_machines, substitution_resolver
 from devstack.template import REPO
 from incident_core.store.projections import Projection, ProjectionStore
 
@@ -30,6 +31,8 @@ class LocalResources:
 
     references: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    state_machines: dict[str, str] = field(default_factory=dict)
+    """Logical id -> ARN of each state machine (their executions run locally, see devstack/stepfunctions.py)."""
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
@@ -108,6 +111,13 @@ class Provisioner:
                 arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
                 local.references[logical_id] = arn
                 local.attributes[(logical_id, "TopicArn")] = arn
+                local.attributes[(logical_id, "TopicName")] = logical_id
+        resolve = substitution_resolver(template, local.references, local.attributes)
+        local.state_machines = provision_state_machines(template, self.client("stepfunctions"), resolve)
+        for logical_id, arn in local.state_machines.items():
+            local.references[logical_id] = arn
+            local.attributes[(logical_id, "Arn")] = arn
+            local.attributes[(logical_id, "Name")] = arn.rsplit(":", 1)[-1]
         return local
 
     def _table(self, logical_id: str, props: dict[str, Any], local: LocalResources) -> None:

@@ -98,6 +98,8 @@ class ValidatingTransport(httpx.BaseTransport):
             problems += response.json().get("validation", []) or [response.json()]
         if response.status_code == 404 and "NO_PATH_MATCHED" in response.text:
             problems.append({"message": f"no such path in the spec: {request.method} {request.url.path}"})
+        if response.status_code == 405:
+            problems.append({"message": f"the spec has no {request.method} on {request.url.path}"})
         if problems:
             self.violations.append(Violation(request.method, str(request.url), response.status_code, problems))
         return response

@@ -235,7 +235,7 @@ def test_functions_read_only_their_own_secret(resources: dict[str, Any]) -> None
     assert secrets_of("AlertProcessorFunction") == every_provider
     assert secrets_of("ActionWorkerFunction") == every_provider
     # A provider's webhook reads only Port's credentials and that provider's own secret.
-    for name in ("PagerDuty", "IncidentIo", "FireHydrant"):
+    for name in ("PagerDuty", "Jira", "IncidentIo", "FireHydrant"):
         expected = sorted([{"Ref": "PortCredentials"}, {"Ref": f"{name}Credentials"}], key=str)
         assert secrets_of(f"ProviderWebhook{name}Function") == expected
     for step in ("Trigger", "Acknowledge", "Reassign", "AssociateServices", "Escalate", "AddNote", "Resolve"):

@@ -14,6 +14,7 @@ import httpx
 
 from incident_core.errors import ConfigurationError
 from incident_core.models.incident import ProviderName
+from incident_core.providers import firehydrant, incidentio, jira, opsgenie, pagerduty, servicenow
 from incident_core.providers.base import InboundWebhook, IncidentProvider, Unsupported
 from incident_core.providers.native import NativeProvider, Notifier
 
@@ -40,10 +41,21 @@ ProviderFactory = Callable[[ProviderContext], IncidentProvider]
 
 PROVIDERS: dict[ProviderName, ProviderFactory] = {
     ProviderName.NATIVE: lambda context: NativeProvider(context.notifier(), context.link),
+    ProviderName.PAGERDUTY: pagerduty.build,
+    ProviderName.OPSGENIE: opsgenie.build,
+    ProviderName.SERVICENOW: servicenow.build,
+    ProviderName.JIRA: jira.build,
+    ProviderName.INCIDENTIO: incidentio.build,
+    ProviderName.FIREHYDRANT: firehydrant.build,
 }
 
 
-WEBHOOKS: dict[ProviderName, InboundWebhook] = {}
+WEBHOOKS: dict[ProviderName, InboundWebhook] = {
+    ProviderName.PAGERDUTY: pagerduty.WEBHOOK,
+    ProviderName.JIRA: jira.JiraWebhook(),
+    ProviderName.INCIDENTIO: incidentio.WEBHOOK,
+    ProviderName.FIREHYDRANT: firehydrant.WEBHOOK,
+}
 """Providers that report changes made in their own app by signed webhooks (POST /providers/<name>/webhook)."""
 
 

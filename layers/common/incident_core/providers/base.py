@@ -49,6 +49,8 @@ class ProviderResult(BaseModel):
     escalationLevel: int | None = None
     escalationPolicy: str | None = None
     assignee: str | None = None
+    status: IncidentStatus | None = None
+    """The incident's status after the step, when the provider decides it (otherwise the step's own)."""
     providerData: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -208,7 +208,11 @@ class StepFunctionsEscalations:
         self._arn = state_machine_arn
 
     def start(self, incident: Incident, policy_id: str) -> bool:
-        """Start the escalation; False when it already runs (a retried start pages nobody twice)."""
+        """Start the escalation; False when an execution by the incident's name already ran.
+
+        A second start while it runs (same name, same input) is answered by Step Functions with the running
+        execution, so a retried trigger never starts a second one and nobody is paged twice.
+        """
         state = EscalationState(incidentId=incident.identifier, policyId=policy_id)
         try:
             self._sfn.start_execution(

@@ -39,7 +39,13 @@ from incident_core.models.incident import (
     TimelineKind,
 )
 from incident_core.normalizers.common import format_utc
-from incident_core.providers.base import EscalationRequest, IncidentProvider, StepRefused
+from incident_core.providers.base import (
+    EscalationRequest,
+    IncidentProvider,
+    ProviderResult,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.usecases.catalog import EntityDirectory
@@ -401,6 +407,14 @@ def _any_state(_: Incident) -> None:
     return None
 
 
+def _kept_here_if_unsupported(step: Callable[[], ProviderResult]) -> ProviderResult:
+    """Notes and impacted services belong to our timeline even where the vendor has no place for them."""
+    try:
+        return step()
+    except Unsupported as unsupported:
+        return ProviderResult(message=f"Recorded here and in Port only: {unsupported.message}")
+
+
 def trigger(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepOutcome:
     assert isinstance(inputs, TriggerInputs)
     alerts: list[AlertRecord] = []
@@ -454,7 +468,7 @@ def acknowledge(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> St
         f"Acknowledged by {run.user}",
         allowed,
         status=IncidentStatus.ACKNOWLEDGED,
-        assignee=run.user,
+        assignee=result.assignee or run.user,
         acknowledgedAt=lambda current: current.acknowledgedAt or ctx.now(),
     )
     _stop_escalation(ctx, updated, f"acknowledged by {run.user}")
@@ -476,7 +490,7 @@ def reassign(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepO
         f"Reassigned from {incident.assignee or 'nobody'} to {inputs.assignee}",
         _must_be_open("reassigned"),
         assignee=result.assignee or inputs.assignee,
-        status=IncidentStatus.TRIGGERED,
+        status=result.status or IncidentStatus.TRIGGERED,
     )
     return StepOutcome(updated, f"{updated.identifier} is now assigned to {updated.assignee}", [result.message])
 
@@ -493,7 +507,9 @@ def associate_services(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs
         relation=ctx.settings.service_dependency_relation,
         max_depth=ctx.settings.impact_depth,
     )
-    result = ctx.provider(incident.provider).associate_services(incident, inputs.services, run.user)
+    result = _kept_here_if_unsupported(
+        lambda: ctx.provider(incident.provider).associate_services(incident, inputs.services, run.user)
+    )
     impacted = ", ".join(impact.impacted) or "none found in the catalog"
     updated = _record(
         ctx,
@@ -541,7 +557,9 @@ def add_note(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepO
     incident = _load(ctx, run)
     if done := _already_done(incident, run):
         return done
-    result = ctx.provider(incident.provider).add_note(incident, inputs.note, run.user)
+    result = _kept_here_if_unsupported(
+        lambda: ctx.provider(incident.provider).add_note(incident, inputs.note, run.user)
+    )
     updated = _record(ctx, incident, run, TimelineKind.NOTE, inputs.note, _any_state)
     return StepOutcome(updated, f"Added a note to {updated.identifier}", [result.message])
 

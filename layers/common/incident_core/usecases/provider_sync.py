@@ -35,9 +35,14 @@ logger = Logger(child=True)
 
 @dataclass
 class EchoProvider:
-    """Stands in for the vendor while its own change is recorded: nothing is sent back to it."""
+    """Stands in for the vendor while its own change is recorded: nothing is sent back to it.
+
+    It reports the vendor's view where the step would otherwise decide: who acknowledged, and that a new
+    lead does not put an acknowledged incident back to triggered.
+    """
 
     name: ProviderName
+    event: ProviderEvent | None = None
 
     def _done(self, what: str) -> ProviderResult:
         return ProviderResult(message=f"{what} in {self.name.value}")
@@ -46,10 +51,13 @@ class EchoProvider:
         return self._done("Triggered")
 
     def acknowledge(self, incident: Incident, by: str) -> ProviderResult:
-        return self._done(f"Acknowledged by {by}")
+        who = (self.event.assignee or self.event.actor) if self.event else None
+        return ProviderResult(message=f"Acknowledged in {self.name.value} by {who or by}", assignee=who)
 
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
-        return ProviderResult(message=f"Reassigned to {assignee} in {self.name.value}", assignee=assignee)
+        return ProviderResult(
+            message=f"Reassigned to {assignee} in {self.name.value}", assignee=assignee, status=incident.status
+        )
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
         return self._done("Services changed")
@@ -69,10 +77,12 @@ class EchoProvider:
 
 def _steps_for(event: ProviderEvent, incident: Incident) -> list[tuple[LifecycleStep, dict[str, object]]]:
     steps: list[tuple[LifecycleStep, dict[str, object]]] = []
-    if event.assignee and event.assignee != incident.assignee and event.status is not IncidentStatus.RESOLVED:
+    acknowledging = event.status is IncidentStatus.ACKNOWLEDGED and incident.status is IncidentStatus.TRIGGERED
+    new_owner = event.assignee and event.assignee != incident.assignee and event.status is not IncidentStatus.RESOLVED
+    if acknowledging:
+        steps.append((LifecycleStep.ACKNOWLEDGE, {}))  # takes custody for the event's assignee
+    elif new_owner:
         steps.append((LifecycleStep.REASSIGN, {"assignee": event.assignee}))
-    if event.status is IncidentStatus.ACKNOWLEDGED and incident.status is IncidentStatus.TRIGGERED:
-        steps.append((LifecycleStep.ACKNOWLEDGE, {}))
     if event.note:
         steps.append((LifecycleStep.ADD_NOTE, {"note": event.note}))
     if event.status is IncidentStatus.RESOLVED and incident.is_open:
@@ -88,7 +98,7 @@ def apply_provider_event(ctx: LifecycleContext, provider: ProviderName, event: P
     if incident is None:
         logger.info("provider event for an unknown incident", extra={"provider": provider.value})
         return None
-    echo = dataclasses.replace(ctx, provider=lambda _: EchoProvider(provider))
+    echo = dataclasses.replace(ctx, provider=lambda _: EchoProvider(provider, event))
     event_key = hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:16]
     for step, inputs in _steps_for(event, incident):
         run = ActionRun(

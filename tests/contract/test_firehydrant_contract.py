@@ -1,0 +1,259 @@
+"""Every request the FireHydrant adapter makes, for every step, matches FireHydrant's own OpenAPI description.
+
+prism serves `firehydrant-api-v1.openapi3.yaml` and flags what it rejects (`ValidatingTransport.violations`).
+The description has no examples, so prism answers each schema with placeholders: every string is "string"
+(an incident id, a user's email, a role id), every integer -2147483648. The tests check the requests that
+were sent, and what the adapter made of those placeholder answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from incident_core.errors import NotFound
+from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert_record import AlertRecord
+from incident_core.models.incident import Incident, IncidentStatus, ProviderName
+from incident_core.providers import ProviderContext
+from incident_core.providers.base import EscalationRequest
+from incident_core.providers.firehydrant import FireHydrantProvider, build
+from incident_core.providers.http import ProviderApiError
+from tests.contract.prism import PrismServer, ValidatingTransport
+
+SPEC = "firehydrant-api-v1.openapi3.yaml"
+PLACEHOLDER = "string"  # prism's answer for every string field of this description
+FH_ID = "6f2d0b0e-2f6a-4c38-9d7e-0b8c4f1e2a11"
+SECRET: dict[str, Any] = {
+    "botToken": "fhb-contract-test",
+    "commanderRoleId": "role-commander",
+    "serviceIds": {"checkout": "svc-checkout", "payments": "svc-payments"},
+    "teamIds": {"payments-oncall": "team-payments"},
+    "userIds": {"lead@example.com": "user-lead"},
+}
+
+
+@dataclass
+class RecordingTransport(httpx.BaseTransport):
+    """Keeps each request as sent: prism's answers are placeholders, so the request is what there is to check."""
+
+    inner: httpx.BaseTransport
+    sent: list[httpx.Request] = field(default_factory=list)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.sent.append(request)
+        return self.inner.handle_request(request)
+
+
+@dataclass
+class Served:
+    provider: FireHydrantProvider
+    validating: ValidatingTransport
+    recording: RecordingTransport
+
+    def requests(self) -> list[tuple[str, str]]:
+        return [(request.method, request.url.path) for request in self.recording.sent]
+
+    def body(self, index: int) -> Any:
+        return json.loads(self.recording.sent[index].content)
+
+
+def _no_notifier() -> Any:
+    raise AssertionError("the FireHydrant adapter pages nobody itself")
+
+
+@pytest.fixture
+def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
+    server = prism(SPEC)
+
+    def make(**changes: Any) -> Served:
+        validating = ValidatingTransport()
+        recording = RecordingTransport(inner=validating)
+        secret = {**SECRET, "baseUrl": server.url, **changes}
+        context = ProviderContext(
+            notifier=_no_notifier,
+            link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
+            credentials=lambda name: secret if name is ProviderName.FIREHYDRANT else {},
+            transport=recording,
+        )
+        return Served(build(context), validating, recording)
+
+    return make
+
+
+def _incident(**changes: Any) -> Incident:
+    values: dict[str, Any] = {
+        "identifier": "inc-20261127-081500-a1b2c3",
+        "title": "Checkout error rate above 5%",
+        "severity": Severity.WARNING,
+        "provider": ProviderName.FIREHYDRANT,
+        "createdAt": "2026-11-27T08:15:00.000Z",
+        "services": ("checkout",),
+        "externalId": FH_ID,
+    }
+    return Incident(**{**values, **changes})
+
+
+def _alert() -> AlertRecord:
+    return AlertRecord(
+        source=Source.PROMETHEUS,
+        externalId="5f1e0c2a9b",
+        identifier="prometheus-5f1e0c2a9b",
+        title="HighErrorRate",
+        description="Error rate 7.2% on checkout",
+        severity=Severity.WARNING,
+        status=AlertStatus.OPEN,
+        statusReceivedAt="2026-11-27T08:14:00.000Z",
+        firstSeenAt="2026-11-27T08:14:00.000Z",
+        lastSeenAt="2026-11-27T08:14:00.000Z",
+        service="checkout",
+    )
+
+
+def test_trigger_search_create_and_impact_match_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    result = served.provider.trigger(_incident(), [_alert()])
+
+    assert served.validating.violations == []
+    # The search answers one placeholder incident tagged "string", not ours: the adapter opens one.
+    assert served.requests() == [
+        ("GET", "/v1/incidents"),
+        ("POST", "/v1/incidents"),
+        ("POST", f"/v1/incidents/{PLACEHOLDER}/impact/services"),
+    ]
+    assert served.recording.sent[0].url.params["tags"] == "port-inc-20261127-081500-a1b2c3"
+    created = served.body(1)
+    assert (created["severity"], created["priority"]) == ("SEV3", "P3")
+    assert created["tag_list"] == ["port-inc-20261127-081500-a1b2c3", "prometheus-5f1e0c2a9b"]
+    assert served.body(2) == {"id": "svc-checkout"}
+    assert (result.externalId, result.url) == (PLACEHOLDER, PLACEHOLDER)
+
+
+def test_trigger_with_impacts_at_creation_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve(impactConditionId="cond-degraded")
+    served.provider.trigger(_incident(services=("checkout", "payments")), [_alert()])
+
+    assert served.validating.violations == []
+    assert served.requests() == [("GET", "/v1/incidents"), ("POST", "/v1/incidents")]
+    assert served.body(1)["impacts"] == [
+        {"type": "service", "id": "svc-checkout", "condition_id": "cond-degraded"},
+        {"type": "service", "id": "svc-payments", "condition_id": "cond-degraded"},
+    ]
+
+
+def test_acknowledge_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    served.provider.acknowledge(_incident(), "dana@example.com")
+    assert served.validating.violations == []
+    assert served.validating.answered == [("PATCH", f"/v1/incidents/{FH_ID}/impact", 200)]
+
+
+def test_add_note_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    served.provider.add_note(_incident(), "Rolled back deploy 4411", "dana@example.com")
+    assert served.validating.violations == []
+    assert served.validating.answered == [("POST", f"/v1/incidents/{FH_ID}/notes", 201)]
+
+
+def test_resolve_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    served.provider.resolve(_incident(), "Bad config rolled back", "dana@example.com")
+    assert served.validating.violations == []
+    assert served.validating.answered == [
+        ("POST", f"/v1/incidents/{FH_ID}/notes", 201),
+        ("PUT", f"/v1/incidents/{FH_ID}/resolve", 200),
+    ]
+
+
+def test_reassign_to_a_user_matches_the_spec(serve: Callable[..., Served]) -> None:
+    # prism lists one active assignment whose role and user ids are both the placeholder; with that
+    # placeholder as the commander role, the adapter removes it from the previous holder.
+    served = serve(commanderRoleId=PLACEHOLDER)
+    result = served.provider.reassign(_incident(), "lead@example.com", "sam@example.com")
+
+    assert served.validating.violations == []
+    path = f"/v1/incidents/{FH_ID}/role_assignments"
+    assert served.validating.answered == [
+        ("POST", path, 201),
+        ("GET", path, 200),
+        ("DELETE", f"{path}/{PLACEHOLDER}", 200),
+    ]
+    assert served.body(0) == {"user_id": "user-lead", "incident_role_id": PLACEHOLDER}
+    assert result.assignee == "lead@example.com"
+
+
+def test_user_lookup_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    with pytest.raises(NotFound, match=r"no user with the email dana@example\.com"):
+        served.provider.reassign(_incident(), "dana@example.com", "sam@example.com")  # prism's user is "string"
+    assert served.validating.violations == []
+    assert served.validating.answered == [("GET", "/v1/users", 200)]
+
+
+def test_reassign_to_a_team_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    served.provider.reassign(_incident(), "payments-oncall", "sam@example.com")
+    assert served.validating.violations == []
+    assert served.validating.answered == [("POST", f"/v1/incidents/{FH_ID}/team_assignments", 201)]
+
+
+def test_associate_services_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve(impactConditionId="cond-degraded")
+    served.provider.associate_services(_incident(), ["checkout", "payments"], "sam@example.com")
+    assert served.validating.violations == []
+    assert served.validating.answered == [
+        ("GET", f"/v1/incidents/{FH_ID}", 200),
+        ("POST", f"/v1/incidents/{FH_ID}/impact/services", 201),
+        ("POST", f"/v1/incidents/{FH_ID}/impact/services", 201),
+    ]
+
+
+def test_escalate_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    request = EscalationRequest(level=2, policy="payments-oncall", user="lead@example.com")
+    result = served.provider.escalate(_incident(), request, "sam@example.com")
+
+    assert served.validating.violations == []
+    assert served.requests() == [
+        ("GET", f"/v1/incidents/{FH_ID}"),
+        ("PATCH", f"/v1/incidents/{FH_ID}"),
+        ("POST", f"/v1/incidents/{FH_ID}/team_assignments"),
+        ("POST", f"/v1/incidents/{FH_ID}/role_assignments"),
+        ("GET", f"/v1/incidents/{FH_ID}/role_assignments"),
+    ]
+    # prism's severity is the placeholder, so the raise starts from our own (warning -> SEV3).
+    assert served.body(1) == {"severity": "SEV2"}
+    assert result.escalationLevel == 2
+
+
+def test_get_matches_the_spec(serve: Callable[..., Served]) -> None:
+    served = serve()
+    state = served.provider.get(_incident())
+    assert served.validating.violations == []
+    assert served.validating.answered == [("GET", f"/v1/incidents/{FH_ID}", 200)]
+    # The placeholder milestone is no default one; prism's `active: true` reads as being worked on.
+    assert state.status is IncidentStatus.ACKNOWLEDGED
+    assert state.url == PLACEHOLDER
+
+
+def test_a_request_the_spec_rejects_is_flagged(serve: Callable[..., Served]) -> None:
+    served = serve()
+    with pytest.raises(ProviderApiError, match="FireHydrant answered 422"):
+        served.provider.http.request("POST", "/v1/incidents", json_body={"summary": "no name"})
+    with pytest.raises(ProviderApiError, match="FireHydrant answered 400"):
+        served.provider.http.request("POST", f"/v1/incidents/{FH_ID}/impact/widgets", json_body={"id": "w"})
+    bad_note = {"body": "note", "visibility": "everyone"}
+    with pytest.raises(ProviderApiError, match="FireHydrant answered 422"):
+        served.provider.http.request("POST", f"/v1/incidents/{FH_ID}/notes", json_body=bad_note)
+
+    problems = [problem["message"] for violation in served.validating.violations for problem in violation.problems]
+    assert len(served.validating.violations) == 3
+    assert "Request body must have required property 'name'" in problems
+    assert any("path parameter type must be equal to one of the allowed values" in p for p in problems)
+    assert any("visibility must be equal to one of the allowed values" in p for p in problems)

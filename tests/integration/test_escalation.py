@@ -1,0 +1,220 @@
+"""The escalation state machine's tasks against the real stores (moto in process): who is paged, once, when."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from incident_core import aws
+from incident_core.errors import ConfigurationError
+from incident_core.models.alert import Severity
+from incident_core.models.escalation import FALLBACK_LEVEL, parse_policy
+from incident_core.models.incident import Incident, IncidentStatus, TimelineKind
+from incident_core.notifications import Pagers, SnsNotifier
+from incident_core.store.incidents import IncidentStore
+from incident_core.store.projections import Projection, ProjectionStore
+from incident_core.usecases.catalog import LocalDirectory
+from incident_core.usecases.escalation import (
+    POLICY_BLUEPRINT,
+    ROTATION_BLUEPRINT,
+    EscalationTasks,
+    StepFunctionsEscalations,
+)
+
+REGION = "us-east-1"
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday, 11:00 in Berlin
+POLICY = {
+    "levels": [
+        {"targets": [{"type": "schedule", "id": "payments-primary"}], "delaySeconds": 300},
+        {"targets": [{"type": "team", "id": "sre"}, {"type": "user", "id": "lead@example.com"}], "delaySeconds": 600},
+    ],
+    "repeat": 1,
+    "fallback": [{"type": "leadership", "id": "cto@example.com"}],
+}
+ROTATION = {
+    "members": ["ann@example.com", "bob@example.com"],
+    "handoff": "09:00",
+    "rotationDays": 7,
+    "start": "2026-11-23",
+    "timeZone": "Europe/Berlin",
+}
+
+
+@dataclass
+class Escalations:
+    tasks: EscalationTasks
+    incidents: IncidentStore
+    pages_queue: str
+    sqs: Any
+
+    def incident(self, status: IncidentStatus = IncidentStatus.TRIGGERED) -> Incident:
+        incident = Incident(
+            identifier="inc-20261127-100000-abc123",
+            title="Payments are failing",
+            severity=Severity.CRITICAL,
+            status=status,
+            createdAt="2026-11-27T10:00:00.000Z",
+            services=("payments",),
+            escalationPolicy="payments",
+        )
+        self.incidents.change(incident.identifier, lambda current: incident if current is None else None)
+        return incident
+
+    def pages(self) -> list[dict[str, Any]]:
+        found = []
+        while messages := self.sqs.receive_message(QueueUrl=self.pages_queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.pages_queue, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+    def state(self, **changes: Any) -> dict[str, Any]:
+        return {"incidentId": "inc-20261127-100000-abc123", "policyId": "payments", **changes}
+
+
+@pytest.fixture
+def escalations(monkeypatch: pytest.MonkeyPatch) -> Iterator[Escalations]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    aws.reset_clients()
+    with mock_aws():
+        tables = {name: _table(name) for name in ("IncidentsTable", "PortEntitiesTable")}
+        store = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
+        store.save(
+            [
+                _entity(POLICY_BLUEPRINT, "payments", {"title": "Payments", "properties": POLICY}),
+                _entity(ROTATION_BLUEPRINT, "payments-primary", {"properties": ROTATION}),
+            ]
+        )
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="EscalationTopic")["TopicArn"]
+        queue = sqs.create_queue(QueueName="pages")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        incidents = IncidentStore(tables["IncidentsTable"])
+        tasks = EscalationTasks(
+            incidents=incidents,
+            directory=lambda: LocalDirectory(store),
+            pager=lambda: Pagers([SnsNotifier(sns, topic)]),
+            link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
+            clock=lambda: NOW,
+        )
+        yield Escalations(tasks, incidents, queue, sqs)
+    aws.reset_clients()
+
+
+def _table(name: str) -> Any:
+    return aws.dynamodb().create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+
+
+def _entity(blueprint: str, identifier: str, body: dict[str, Any]) -> Projection:
+    return Projection(
+        blueprint=blueprint,
+        identifier=identifier,
+        visibleHash="seed",
+        entity={"identifier": identifier, **body},
+        projectedAt="2026-11-27T09:00:00.000Z",
+        syncedToPort=False,
+    )
+
+
+def test_the_first_level_pages_whoever_is_on_call_and_says_how_long_to_wait(escalations: Escalations) -> None:
+    escalations.incident()
+    state = escalations.tasks.notify(escalations.state())
+
+    assert state["stop"] is False
+    assert state["waitSeconds"] == 300
+    (page,) = escalations.pages()
+    assert "level 1" in page["Subject"]
+    assert "ann@example.com" in page["Message"]  # ann's week in the Berlin rotation
+    assert "https://app.port.io/incidentEntity?identifier=inc-20261127-100000-abc123" in page["Message"]
+    incident = escalations.incidents.get("inc-20261127-100000-abc123")
+    assert incident is not None
+    assert incident.timeline[-1].kind is TimelineKind.NOTIFIED
+    assert incident.escalationLevel == 1
+
+
+def test_a_retried_notify_pages_once(escalations: Escalations) -> None:
+    escalations.incident()
+    escalations.tasks.notify(escalations.state())
+    escalations.tasks.notify(escalations.state())
+    assert len(escalations.pages()) == 1
+
+
+@pytest.mark.parametrize("status", [IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED])
+def test_nothing_is_paged_once_acknowledged_or_resolved(escalations: Escalations, status: IncidentStatus) -> None:
+    escalations.incident(status)
+    notified = escalations.tasks.notify(escalations.state(level=1))
+    checked = escalations.tasks.check(escalations.state(level=1))
+
+    assert notified["stop"] is True
+    assert checked["stop"] is True
+    assert escalations.pages() == []
+
+
+def test_check_walks_levels_then_repeats_then_the_fallback_then_stops(escalations: Escalations) -> None:
+    escalations.incident()
+    walked = []
+    state = escalations.state()
+    while not state.get("stop"):
+        walked.append((state.get("level", 0), state.get("round", 0)))
+        state = escalations.tasks.check(state)
+
+    assert walked == [(0, 0), (1, 0), (0, 1), (1, 1), (FALLBACK_LEVEL, 1)]
+    assert state["reason"] == "the policy is exhausted"
+
+
+def test_the_fallback_pages_leadership(escalations: Escalations) -> None:
+    escalations.incident()
+    escalations.tasks.notify(escalations.state(level=FALLBACK_LEVEL, round=1))
+    (page,) = escalations.pages()
+    assert "the fallback" in page["Subject"]
+    assert "cto@example.com" in page["Message"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        ({"levels": []}, "levels"),
+        ({"levels": [{"targets": [], "delaySeconds": 60}]}, "levels.0.targets"),
+        ({"levels": [{"targets": [{"type": "pager", "id": "x"}], "delaySeconds": 60}]}, "levels.0.targets.0.type"),
+        ({"levels": [{"targets": [{"type": "user", "id": "a@b.c"}], "delaySeconds": -1}]}, "levels.0.delaySeconds"),
+        ({"levels": [{"targets": [{"type": "user", "id": "a@b.c"}], "delaySeconds": 1}], "repeat": 99}, "repeat"),
+    ],
+)
+def test_invalid_policies_are_refused_naming_the_field(policy: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        parse_policy({"identifier": "p", **policy}, source="p")
+    assert f": {field}:" in refused.value.message
+
+
+def test_starting_the_same_incidents_escalation_twice_starts_one_execution(escalations: Escalations) -> None:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+    arn = sfn.create_state_machine(
+        name="escalation", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    control = StepFunctionsEscalations(sfn, arn)
+    incident = escalations.incident()
+
+    control.start(incident, "payments")
+    control.start(incident, "payments")  # a retried trigger, or the processor and a Port run racing
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+    control.stop(incident, "acknowledged")
+    control.stop(incident, "acknowledged again")  # stopping a stopped escalation is fine

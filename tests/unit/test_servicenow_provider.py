@@ -1,0 +1,565 @@
+"""The ServiceNow adapter: its mappings, the requests each step sends, retries, errors and its secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from incident_core.errors import ConfigurationError
+from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert_record import AlertRecord
+from incident_core.models.incident import Incident, IncidentStatus, ProviderName
+from incident_core.providers import ProviderContext
+from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
+from incident_core.providers.http import ProviderApiError
+from incident_core.providers.servicenow import (
+    STATUS_OF_STATE,
+    URGENCY_IMPACT_OF_SEVERITY,
+    ServiceNowProvider,
+    alert_links,
+    build,
+    correlation_id,
+)
+from tests.fakes import FakeClock
+
+INSTANCE = "https://acme.service-now.com"
+SYS_ID = "9d385017c611228701d22104cc95c371"
+USER_ID = "681b365ec0a80164000fb0b05854a0cd"
+GROUP_ID = "287ebd7da9fe198100f92cc8d1d2154e"
+SERVICE_ID = "26da329f0a0a0bb400f69d8159bc753d"
+SECRET = {"instanceUrl": INSTANCE, "username": "port.integration", "password": "s3cret"}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """A MockTransport handler that answers from `answer` and keeps every request."""
+
+    def __init__(self, answer: Handler) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answer(request)
+
+    def bodies(self, method: str) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests if r.method == method]
+
+
+def ok(result: Any = None, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, json={"result": result}) if result is not None else httpx.Response(status)
+
+
+def table_api(
+    *,
+    open_records: list[dict[str, str]] | None = None,
+    users: dict[str, str] | None = None,
+    groups: dict[str, str] | None = None,
+    services: dict[str, str] | None = None,
+    record: dict[str, str] | None = None,
+) -> Recorder:
+    """Answers like an instance holding the given open incidents, people (email → sys_id), groups and services."""
+    found = {
+        "/api/now/table/sys_user": ("email", users or {}),
+        "/api/now/table/sys_user_group": ("name", groups or {}),
+        "/api/now/table/cmdb_ci_service": ("name", services or {}),
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path == "/api/now/table/incident":
+            return ok(open_records or [])
+        if request.method == "GET" and path in found:
+            key, known = found[path]
+            sys_id = known.get(request.url.params[key])
+            return ok([{"sys_id": sys_id}] if sys_id else [])
+        if request.method == "GET":
+            return ok(record or {})
+        if request.method == "POST":
+            return ok({"sys_id": SYS_ID, "number": "INC0010002", "state": "1"}, status=201)
+        return ok()
+
+    return Recorder(answer)
+
+
+def provider_for(handler: Handler, clock: FakeClock | None = None, **secret: Any) -> ServiceNowProvider:
+    credentials = {**SECRET, **secret}
+    context = ProviderContext(
+        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
+        credentials=lambda name: credentials if name is ProviderName.SERVICENOW else {},
+        transport=httpx.MockTransport(handler),
+    )
+    provider = build(context)
+    clock = clock or FakeClock()
+    provider.http.clock, provider.http.sleep = clock, clock.sleep
+    return provider
+
+
+def alert(**changes: Any) -> AlertRecord:
+    base = AlertRecord(
+        source=Source.PROMETHEUS,
+        externalId="a1b2",
+        identifier="prometheus-a1b2",
+        title="Checkout error rate above 5%",
+        description="5xx ratio 7.2% over 5m on checkout-api",
+        severity=Severity.CRITICAL,
+        status=AlertStatus.OPEN,
+        startedAt="2026-11-27T09:58:00Z",
+        rawPayload={
+            "generatorURL": "https://prometheus.example.com/graph?g0.expr=rate",
+            "annotations": {"runbook_url": "https://runbooks.example.com/checkout", "summary": "high errors"},
+        },
+        statusReceivedAt="2026-11-27T10:00:00Z",
+        firstSeenAt="2026-11-27T10:00:00Z",
+        lastSeenAt="2026-11-27T10:00:00Z",
+        service="checkout",
+    )
+    return base.model_copy(update=changes)
+
+
+def incident(**changes: Any) -> Incident:
+    base = Incident(
+        identifier="inc-20261127-100000-abc123",
+        title="Checkout error rate above 5%",
+        description="5xx ratio 7.2% over 5m on checkout-api",
+        severity=Severity.CRITICAL,
+        provider=ProviderName.SERVICENOW,
+        createdAt="2026-11-27T10:00:00Z",
+        services=("checkout",),
+        alerts=("prometheus-a1b2",),
+        externalId=SYS_ID,
+        providerData={"sysId": SYS_ID, "number": "INC0010002", "correlationId": "prometheus-a1b2"},
+    )
+    return base.model_copy(update=changes)
+
+
+# Mappings
+
+
+def test_every_severity_has_an_urgency_and_impact_and_worse_means_a_higher_priority() -> None:
+    assert set(URGENCY_IMPACT_OF_SEVERITY) == set(Severity)
+    # ServiceNow's default priority lookup: urgency + impact - 1 (1 critical ... 5 planning).
+    priorities = [sum(URGENCY_IMPACT_OF_SEVERITY[s]) - 1 for s in (Severity.CRITICAL, Severity.HIGH, Severity.WARNING)]
+    assert priorities == [1, 2, 3]
+    assert sum(URGENCY_IMPACT_OF_SEVERITY[Severity.INFO]) - 1 == 5
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        ("1", IncidentStatus.TRIGGERED),
+        ("2", IncidentStatus.ACKNOWLEDGED),
+        ("3", IncidentStatus.ACKNOWLEDGED),
+        ("6", IncidentStatus.RESOLVED),
+        ("7", IncidentStatus.RESOLVED),
+        ("8", IncidentStatus.RESOLVED),
+    ],
+)
+def test_servicenow_states_as_our_statuses(state: str, status: IncidentStatus) -> None:
+    assert STATUS_OF_STATE[state] is status
+
+
+# Trigger
+
+
+def test_trigger_searches_by_correlation_id_then_opens_one_carrying_the_alert() -> None:
+    api = table_api(services={"checkout": SERVICE_ID})
+    result = provider_for(api, callerId=USER_ID, assignmentGroupId=GROUP_ID).trigger(incident(), [alert()])
+
+    search, lookup, create = api.requests
+    assert search.url.params["sysparm_query"] == (
+        "correlation_id=prometheus-a1b2^stateNOT IN6,7,8^ORDERBYDESCsys_created_on"
+    )
+    assert (search.url.params["sysparm_fields"], search.url.params["sysparm_limit"]) == ("sys_id,number,state", "1")
+    assert (lookup.url.path, lookup.url.params["name"]) == ("/api/now/table/cmdb_ci_service", "checkout")
+    assert (create.method, create.url.path) == ("POST", "/api/now/table/incident")
+    body = json.loads(create.content)
+    assert {k: v for k, v in body.items() if k != "description"} == {
+        "short_description": "Checkout error rate above 5%",
+        "urgency": "1",
+        "impact": "1",
+        "correlation_id": "prometheus-a1b2",
+        "correlation_display": "Port",
+        "caller_id": USER_ID,
+        "assignment_group": GROUP_ID,
+        "business_service": SERVICE_ID,
+    }
+    description = body["description"]
+    for expected in (
+        "Severity: critical",
+        "Services: checkout",
+        "Open in Port: https://app.getport.io/incidentEntity?identifier=inc-20261127-100000-abc123",
+        "Alert: Checkout error rate above 5%",
+        "Source: Prometheus; severity critical; status open",
+        "Dedup key: prometheus-a1b2",
+        "Started: 2026-11-27T09:58:00Z",
+        "5xx ratio 7.2% over 5m on checkout-api",
+        "generatorURL: https://prometheus.example.com/graph?g0.expr=rate",
+        "runbook_url: https://runbooks.example.com/checkout",
+    ):
+        assert expected in description
+    assert description.count("5xx ratio 7.2%") == 1
+    assert result.externalId == SYS_ID
+    assert result.url == f"{INSTANCE}/nav_to.do?uri=incident.do%3Fsys_id%3D{SYS_ID}"
+    assert result.providerData == {"sysId": SYS_ID, "number": "INC0010002", "correlationId": "prometheus-a1b2"}
+    assert result.message == "Opened ServiceNow incident INC0010002 (urgency 1, impact 1)"
+
+
+def test_trigger_reuses_the_open_record_for_the_same_key_and_creates_nothing() -> None:
+    api = table_api(open_records=[{"sys_id": SYS_ID, "number": "INC0010002", "state": "2"}])
+    result = provider_for(api).trigger(incident(externalId=None, providerData={}), [alert()])
+
+    assert [r.method for r in api.requests] == ["GET"]
+    assert result.externalId == SYS_ID
+    assert result.message == "ServiceNow incident INC0010002 is already open for prometheus-a1b2; reused it"
+
+
+def test_trigger_cuts_the_title_and_description_to_the_fields_lengths() -> None:
+    api = table_api()
+    long_alert = alert(description="x" * 5000)
+    provider_for(api).trigger(incident(title="t" * 300, services=()), [long_alert])
+
+    body = api.bodies("POST")[0]
+    assert len(body["short_description"]) == 160
+    assert len(body["description"]) == 4000
+    assert "business_service" not in body
+
+
+def test_the_correlation_id_is_the_first_alert_key_else_the_incident_and_always_fits() -> None:
+    assert correlation_id(incident()) == "prometheus-a1b2"
+    assert correlation_id(incident(alerts=())) == "inc-20261127-100000-abc123"
+    long_key = incident(alerts=("datadog-" + "9" * 120,))
+    assert correlation_id(long_key) == correlation_id(long_key)
+    assert correlation_id(long_key).startswith("port-")
+    assert len(correlation_id(long_key)) <= 100
+    assert correlation_id(incident(alerts=("sentry-a^b",))).startswith("port-")
+
+
+def test_the_create_is_sent_once_and_its_failure_may_be_retried_by_the_caller() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return ok([]) if request.method == "GET" else httpx.Response(503, text="Service Unavailable")
+
+    api = Recorder(answer)
+    with pytest.raises(ProviderApiError) as raised:
+        provider_for(api).trigger(incident(services=()), [alert()])
+
+    assert [r.method for r in api.requests] == ["GET", "POST"]
+    assert raised.value.retryable is True
+    assert raised.value.status_code == 503
+
+
+# Retries and errors
+
+
+def test_a_429_waits_as_long_as_retry_after_says() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)])
+    api = Recorder(lambda request: next(answers))
+    clock = FakeClock()
+    provider_for(api, clock).add_note(incident(), "Rolled back", "ana@example.com")
+
+    assert clock.sleeps == [7.0]
+    assert [r.method for r in api.requests] == ["PATCH", "PATCH"]
+
+
+def test_a_429_without_retry_after_waits_until_the_rate_limit_resets() -> None:
+    clock = FakeClock()
+    answers = iter([httpx.Response(429, headers={"X-RateLimit-Reset": str(int(clock.now) + 12)}), ok({"state": "1"})])
+    provider_for(Recorder(lambda request: next(answers)), clock).get(incident())
+
+    assert clock.sleeps == [12.0]
+
+
+def test_a_5xx_is_retried_within_the_bound_then_reported() -> None:
+    api = Recorder(lambda request: httpx.Response(503, text="Service Unavailable"))
+    clock = FakeClock()
+    with pytest.raises(ProviderApiError, match="after 4 attempts") as raised:
+        provider_for(api, clock).resolve(incident(), "Fixed", "ana@example.com")
+
+    assert len(api.requests) == 4
+    assert len(clock.sleeps) == 3
+    assert raised.value.retryable is True
+
+
+def test_a_4xx_is_not_retried_and_carries_servicenows_own_words() -> None:
+    refusal = {
+        "error": {"message": "Operation Failed", "detail": "ACL Exception Update Failed due to security constraints"},
+        "status": "failure",
+    }
+    api = Recorder(lambda request: httpx.Response(403, json=refusal))
+    with pytest.raises(ProviderApiError) as raised:
+        provider_for(api).acknowledge(incident(), "ana@example.com")
+
+    assert len(api.requests) == 1
+    assert raised.value.status_code == 403
+    assert raised.value.retryable is False
+    assert raised.value.message == (
+        "ServiceNow answered 403: Operation Failed (ACL Exception Update Failed due to security constraints)"
+    )
+
+
+def test_an_error_that_is_not_servicenows_json_shape_is_reported_as_it_came() -> None:
+    api = Recorder(lambda request: httpx.Response(401, text="<html>User Not Authenticated</html>"))
+    with pytest.raises(ProviderApiError, match="answered 401: <html>User Not Authenticated"):
+        provider_for(api).get(incident())
+
+
+def test_an_answer_without_a_result_is_an_error_not_a_crash() -> None:
+    api = Recorder(lambda request: httpx.Response(200, json={"records": []}))
+    with pytest.raises(ProviderApiError, match="without a result"):
+        provider_for(api).get(incident())
+
+
+# The other steps
+
+
+def test_acknowledge_moves_to_in_progress_and_says_it_is_not_a_real_ack() -> None:
+    api = table_api()
+    result = provider_for(api).acknowledge(incident(), "ana@example.com")
+
+    (patch,) = api.requests
+    assert (patch.method, patch.url.path) == ("PATCH", f"/api/now/table/incident/{SYS_ID}")
+    assert patch.headers["X-no-response-body"] == "true"
+    body = json.loads(patch.content)
+    assert body["state"] == "2"
+    assert "Acknowledged by ana@example.com" in body["work_notes"]
+    assert "assigned_to" not in body
+    assert "not a real ack" in result.message
+    assert result.assignee is None
+
+
+def test_acknowledge_can_assign_the_acknowledging_person() -> None:
+    api = table_api(users={"ana@example.com": USER_ID})
+    result = provider_for(api, assignOnAcknowledge=True).acknowledge(incident(), "ana@example.com")
+
+    lookup, _ = api.requests
+    assert lookup.url.path == "/api/now/table/sys_user"
+    assert dict(lookup.url.params) == {
+        "email": "ana@example.com",
+        "active": "true",
+        "sysparm_fields": "sys_id",
+        "sysparm_limit": "1",
+    }
+    assert api.bodies("PATCH")[0]["assigned_to"] == USER_ID
+    assert result.assignee == "ana@example.com"
+
+
+def test_a_person_unknown_to_servicenow_fails_the_step_by_name() -> None:
+    api = table_api()
+    with pytest.raises(ProviderApiError, match=r"no active user with the email bo@example\.com") as raised:
+        provider_for(api).reassign(incident(), "bo@example.com", "ana@example.com")
+    assert raised.value.retryable is False
+    assert [r.method for r in api.requests] == ["GET"]
+
+
+def test_reassign_to_a_person_sets_assigned_to_and_to_a_team_sets_the_group() -> None:
+    api = table_api(users={"bo@example.com": USER_ID}, groups={"Database": GROUP_ID})
+    provider = provider_for(api)
+    to_person = provider.reassign(incident(), "bo@example.com", "ana@example.com")
+    to_team = provider.reassign(incident(), "Database", "ana@example.com")
+
+    person, team = api.bodies("PATCH")
+    assert person["assigned_to"] == USER_ID
+    assert "assignment_group" not in person
+    assert (team["assignment_group"], team["assigned_to"]) == (GROUP_ID, "")
+    assert (to_person.assignee, to_team.assignee) == ("bo@example.com", "Database")
+    assert to_team.message == "Moved ServiceNow INC0010002 to assignment group Database"
+
+
+def test_associate_sets_the_first_service_and_lists_them_all_in_a_work_note() -> None:
+    api = table_api(services={"checkout": SERVICE_ID})
+    result = provider_for(api).associate_services(incident(), ["checkout", "payments"], "ana@example.com")
+
+    (body,) = api.bodies("PATCH")
+    assert body["business_service"] == SERVICE_ID
+    assert body["work_notes"].endswith("checkout, payments")
+    assert (
+        result.message
+        == "Set the service of ServiceNow INC0010002 to checkout; listed checkout, payments in a work note"
+    )
+
+
+def test_associate_with_a_service_servicenow_does_not_know_only_writes_the_work_note() -> None:
+    api = table_api()
+    result = provider_for(api).associate_services(incident(), ["ledger"], "ana@example.com")
+
+    (body,) = api.bodies("PATCH")
+    assert "business_service" not in body
+    assert result.message.startswith("ledger is not a business service (cmdb_ci_service) in ServiceNow")
+
+
+@pytest.mark.parametrize(
+    ("severity", "level", "urgency_impact"),
+    [
+        (Severity.WARNING, None, ("1", "1")),
+        (Severity.INFO, None, ("2", "2")),
+        (Severity.INFO, 3, ("1", "1")),
+        (Severity.HIGH, 2, ("1", "1")),
+    ],
+)
+def test_escalate_raises_urgency_and_impact_one_step_per_level(
+    severity: Severity, level: int | None, urgency_impact: tuple[str, str]
+) -> None:
+    api = table_api()
+    result = provider_for(api).escalate(incident(severity=severity), EscalationRequest(level=level), "ana@example.com")
+
+    (body,) = api.bodies("PATCH")
+    assert (body["urgency"], body["impact"]) == urgency_impact
+    assert result.escalationLevel == (level or 2)
+    assert "work_notes" in body
+
+
+def test_escalate_to_a_policy_and_user_hands_the_record_over() -> None:
+    api = table_api(users={"bo@example.com": USER_ID}, groups={"SRE": GROUP_ID})
+    result = provider_for(api).escalate(
+        incident(), EscalationRequest(policy="SRE", user="bo@example.com"), "ana@example.com"
+    )
+
+    (body,) = api.bodies("PATCH")
+    assert (body["assignment_group"], body["assigned_to"]) == (GROUP_ID, USER_ID)
+    assert (result.escalationPolicy, result.assignee, result.escalationLevel) == ("SRE", "bo@example.com", 2)
+    assert result.message == (
+        "Escalated ServiceNow INC0010002 to level 2: urgency 1, impact 1, handed to assignment group SRE and "
+        "bo@example.com"
+    )
+
+
+def test_escalating_a_critical_incident_with_nowhere_to_go_is_unsupported() -> None:
+    api = table_api()
+    with pytest.raises(Unsupported) as raised:
+        provider_for(api).escalate(incident(), EscalationRequest(), "ana@example.com")
+
+    assert raised.value.message == (
+        "ServiceNow has no escalation levels and INC0010002 is already at urgency 1 and impact 1: escalate to a "
+        "policy (an assignment group) or a user instead."
+    )
+    assert api.requests == []
+
+
+def test_add_note_writes_a_work_note_naming_the_author() -> None:
+    api = table_api()
+    provider_for(api).add_note(incident(), "Rolled back 4.2.1", "ana@example.com")
+    assert api.bodies("PATCH") == [{"work_notes": "Rolled back 4.2.1\n\n(ana@example.com, from Port)"}]
+
+
+def test_resolve_sends_state_6_with_the_configured_close_code_and_notes() -> None:
+    api = table_api()
+    result = provider_for(api, closeCode="Solved (Permanently)").resolve(incident(), "Rolled back", "ana@example.com")
+
+    assert api.bodies("PATCH") == [
+        {
+            "state": "6",
+            "close_code": "Solved (Permanently)",
+            "close_notes": "Rolled back\n\nResolved by ana@example.com in Port.",
+        }
+    ]
+    assert result.message == "Resolved ServiceNow INC0010002 (close code Solved (Permanently))"
+
+
+@pytest.mark.parametrize(
+    ("record", "status", "assignee"),
+    [
+        ({"state": "1", "active": "true", "assigned_to.email": ""}, IncidentStatus.TRIGGERED, None),
+        (
+            {"state": "2", "active": "true", "assigned_to.email": "bo@example.com"},
+            IncidentStatus.ACKNOWLEDGED,
+            "bo@example.com",
+        ),
+        ({"state": "6", "active": "true", "assigned_to.email": ""}, IncidentStatus.RESOLVED, None),
+        # An instance on the old state model: its own codes, and `active` tells open from closed.
+        ({"state": "4", "active": "true", "assigned_to.email": ""}, IncidentStatus.ACKNOWLEDGED, None),
+        ({"state": "9", "active": "false", "assigned_to.email": ""}, IncidentStatus.RESOLVED, None),
+    ],
+)
+def test_get_reads_the_state_and_the_assignees_email(
+    record: dict[str, str], status: IncidentStatus, assignee: str | None
+) -> None:
+    api = table_api(record={"sys_id": SYS_ID, "number": "INC0010002", **record})
+    state = provider_for(api).get(incident())
+
+    (request,) = api.requests
+    assert request.url.path == f"/api/now/table/incident/{SYS_ID}"
+    assert request.url.params["sysparm_fields"] == "sys_id,number,state,active,assigned_to.email"
+    assert (state.status, state.assignee) == (status, assignee)
+    assert state.url == f"{INSTANCE}/nav_to.do?uri=incident.do%3Fsys_id%3D{SYS_ID}"
+
+
+def test_a_step_on_an_incident_servicenow_never_received_is_refused() -> None:
+    api = table_api()
+    with pytest.raises(StepRefused, match="has no ServiceNow record yet"):
+        provider_for(api).add_note(incident(externalId=None, providerData={}), "x", "ana@example.com")
+    assert api.requests == []
+
+
+def test_alert_links_are_found_in_nested_payloads_but_not_without_bound() -> None:
+    payload = {
+        "url": "https://app.datadoghq.com/monitors/1",
+        "tags": ["env:prod", "https://grafana.example.com/d/abc"],
+        "title": "not a link",
+        "a": {"b": {"c": {"deep": "https://too.deep.example.com"}}},
+    }
+    assert list(alert_links(payload)) == [
+        ("url", "https://app.datadoghq.com/monitors/1"),
+        ("link", "https://grafana.example.com/d/abc"),
+    ]
+
+
+# The secret
+
+
+@pytest.mark.parametrize(
+    ("secret", "named"),
+    [
+        ({"username": "u", "password": "p"}, "instanceUrl"),
+        ({"instanceUrl": "http://acme.service-now.com", "oauthToken": "t"}, "instanceUrl"),
+        ({"instanceUrl": "https://[::1", "oauthToken": "t"}, "instanceUrl"),
+        ({"instanceUrl": INSTANCE}, "oauthToken"),
+        ({"instanceUrl": INSTANCE, "username": "u"}, "password is required"),
+        ({"instanceUrl": INSTANCE, "password": "p"}, "username is required"),
+        ({"instanceUrl": INSTANCE, "username": "u", "password": "p", "oauthToken": "t"}, "not both"),
+        ({"instanceUrl": INSTANCE, "oauthToken": "t", "callerId": "Ana Lee"}, "callerId"),
+    ],
+)
+def test_an_incomplete_secret_is_a_configuration_error_naming_the_key(secret: dict[str, str], named: str) -> None:
+    context = ProviderContext(
+        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        link=lambda identifier: None,
+        credentials=lambda name: secret,
+    )
+    with pytest.raises(ConfigurationError, match="servicenow credentials are incomplete") as raised:
+        build(context)
+    assert named in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("instance_url", "base"),
+    [
+        ("acme", "https://acme.service-now.com"),
+        ("acme.service-now.com", "https://acme.service-now.com"),
+        ("https://acme.service-now.com/", "https://acme.service-now.com"),
+        ("https://itsm.example.com/servicenow", "https://itsm.example.com/servicenow"),
+    ],
+)
+def test_the_instance_or_a_self_hosted_base_url_is_where_requests_go(instance_url: str, base: str) -> None:
+    api = table_api(record={"state": "1"})
+    state = provider_for(api, instanceUrl=instance_url).get(incident())
+
+    assert str(api.requests[0].url).startswith(f"{base}/api/now/table/incident/{SYS_ID}?")
+    assert state.url == f"{base}/nav_to.do?uri=incident.do%3Fsys_id%3D{SYS_ID}"
+
+
+def test_basic_or_bearer_authorization_and_json_accept() -> None:
+    basic, bearer = table_api(record={"state": "1"}), table_api(record={"state": "1"})
+    provider_for(basic).get(incident())
+    provider_for(bearer, username=None, password=None, oauthToken="tok").get(incident())
+
+    expected_basic = base64.b64encode(b"port.integration:s3cret").decode()
+    assert basic.requests[0].headers["Authorization"] == f"Basic {expected_basic}"
+    assert bearer.requests[0].headers["Authorization"] == "Bearer tok"
+    assert basic.requests[0].headers["Accept"] == "application/json"
