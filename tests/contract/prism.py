@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,21 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def patched_spec(spec_file: str, edit: Callable[[dict[str, Any]], None], folder: Path) -> Path:
+    """A copy of a vendor's description with a known defect fixed by `edit`, written to `folder`.
+
+    The shared copies stay untouched; a test that needs the fix says which defect and why.
+    """
+    document = json.loads((VENDOR_SPECS / spec_file).read_text(encoding="utf-8"))
+    edit(document)
+    patched = folder / f"patched-{spec_file}"
+    patched.write_text(json.dumps(document), encoding="utf-8")
+    return patched
+
+
 class PrismServer:
-    def __init__(self, spec_file: str, log_dir: Path) -> None:
-        spec = VENDOR_SPECS / spec_file
+    def __init__(self, spec_file: str | Path, log_dir: Path) -> None:
+        spec = spec_file if isinstance(spec_file, Path) else VENDOR_SPECS / spec_file
         if not spec.is_file():
             raise FileNotFoundError(f"{spec} is missing: the vendor specs live in ../shared/vendor-specs")
         if not PRISM.exists():
