@@ -26,6 +26,7 @@ from incident_core.usecases.escalation import (
     ROTATION_BLUEPRINT,
     EscalationTasks,
     StepFunctionsEscalations,
+    reconcile_escalations,
 )
 
 REGION = "us-east-1"
@@ -218,3 +219,48 @@ def test_starting_the_same_incidents_escalation_twice_starts_one_execution(escal
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
     control.stop(incident, "acknowledged")
     control.stop(incident, "acknowledged again")  # stopping a stopped escalation is fine
+
+
+class RecordingControl:
+    """An EscalationControl that records what reconcile asks of it."""
+
+    def __init__(self, running: set[str]) -> None:
+        self._running = running
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+
+    def start(self, incident: Incident, policy_id: str) -> bool:
+        self.started.append(incident.identifier)
+        return True
+
+    def stop(self, incident: Incident, reason: str) -> None:
+        self.stopped.append(incident.identifier)
+
+    def running(self) -> set[str]:
+        return self._running
+
+
+def test_reconcile_stops_escalations_of_acknowledged_incidents_and_starts_lost_ones() -> None:
+    def incident(identifier: str, status: IncidentStatus, policy: str | None = "payments") -> Incident:
+        return Incident(
+            identifier=identifier,
+            title=identifier,
+            status=status,
+            createdAt="2026-11-27T10:00:00.000Z",
+            escalationPolicy=policy,
+        )
+
+    incidents = [
+        incident("inc-acked-still-paging", IncidentStatus.ACKNOWLEDGED),
+        incident("inc-resolved-still-paging", IncidentStatus.RESOLVED),
+        incident("inc-paging", IncidentStatus.TRIGGERED),
+        incident("inc-lost-start", IncidentStatus.TRIGGERED),
+        incident("inc-no-policy", IncidentStatus.TRIGGERED, policy=None),
+    ]
+    control = RecordingControl({"inc-acked-still-paging", "inc-resolved-still-paging", "inc-paging"})
+
+    done = reconcile_escalations(control, incidents)
+
+    assert sorted(control.stopped) == ["inc-acked-still-paging", "inc-resolved-still-paging"]
+    assert control.started == ["inc-lost-start"]
+    assert done == {"stopped": sorted(control.stopped), "started": ["inc-lost-start"]}

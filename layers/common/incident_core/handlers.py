@@ -43,7 +43,12 @@ from incident_core.usecases.actions import (
     accept_action,
 )
 from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, PortDirectory
-from incident_core.usecases.escalation import EscalationControl, EscalationTasks, StepFunctionsEscalations
+from incident_core.usecases.escalation import (
+    EscalationControl,
+    EscalationTasks,
+    StepFunctionsEscalations,
+    reconcile_escalations,
+)
 from incident_core.usecases.ingest import WebhookRequest, ingest_webhook
 from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
@@ -297,13 +302,18 @@ def _webhook_secret(settings: Settings, provider: ProviderName) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """EventBridge schedule: the backstop for lost webhooks; open SaaS incidents follow their provider."""
+    """EventBridge schedule, the backstop for lost messages: open SaaS incidents follow their provider, and
+    running escalations follow their incidents."""
     settings = get_settings()
     lifecycle = build_lifecycle(settings)
     changed = reconcile(lifecycle, [i for i in lifecycle.incidents.scan() if i.is_open])
     build_projector(settings).project_incidents(changed)
-    logger.info("reconciled open incidents with their providers", extra={"changed": len(changed)})
-    return {"changed": [incident.identifier for incident in changed]}
+    escalations: dict[str, list[str]] = {}
+    if lifecycle.escalations is not None:
+        open_incidents = [i for i in lifecycle.incidents.scan() if i.is_open or i.escalationPolicy]
+        escalations = reconcile_escalations(lifecycle.escalations(), open_incidents)
+    logger.info("reconciled", extra={"changed": len(changed), **escalations})
+    return {"changed": [incident.identifier for incident in changed], **escalations}
 
 
 def _pager(settings: Settings) -> Pagers:

@@ -25,7 +25,7 @@ from incident_core.models.escalation import (
     TargetType,
     parse_policy,
 )
-from incident_core.models.incident import Incident, IncidentStatus, TimelineEntry, TimelineKind
+from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.normalizers.common import format_utc
 from incident_core.store.incidents import IncidentStore
 from incident_core.usecases.catalog import EntityDirectory
@@ -199,6 +199,33 @@ class EscalationControl(Protocol):
 
     def stop(self, incident: Incident, reason: str) -> None: ...
 
+    def running(self) -> set[str]:
+        """Names (incident identifiers) of the escalations running now."""
+        ...
+
+
+def reconcile_escalations(control: EscalationControl, incidents: Sequence[Incident]) -> dict[str, list[str]]:
+    """Make running escalations match incidents: stop those whose incident was acknowledged or resolved
+    (a lost StopExecution), start those of triggered native incidents with a policy (a lost start)."""
+    running = control.running()
+    by_name = {incident.identifier[:80]: incident for incident in incidents}
+    stopped = []
+    for name in sorted(running):
+        incident = by_name.get(name)
+        if incident is not None and (reason := _why_stop(incident)):
+            control.stop(incident, f"reconciled: {reason}")
+            stopped.append(incident.identifier)
+    started = [
+        incident.identifier
+        for incident in incidents
+        if incident.status is IncidentStatus.TRIGGERED
+        and incident.escalationPolicy
+        and incident.provider is ProviderName.NATIVE
+        and incident.identifier[:80] not in running
+        and control.start(incident, incident.escalationPolicy)
+    ]
+    return {"stopped": stopped, "started": started}
+
 
 class StepFunctionsEscalations:
     """Starts and stops the escalation state machine; the execution is named after the incident."""
@@ -221,6 +248,10 @@ class StepFunctionsEscalations:
         except self._sfn.exceptions.ExecutionAlreadyExists:
             return False
         return True
+
+    def running(self) -> set[str]:
+        pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=self._arn, statusFilter="RUNNING")
+        return {execution["name"] for page in pages for execution in page["executions"]}
 
     def stop(self, incident: Incident, reason: str) -> None:
         execution = f"{self._arn.replace(':stateMachine:', ':execution:')}:{incident.identifier[:80]}"
