@@ -249,9 +249,12 @@ def test_trigger_searches_by_tag_then_opens_with_the_alert_context() -> None:
     assert body["tag_list"] == [f"port-{incident.identifier}", "prometheus-5f1e0c2a9b"]
     assert body["labels"] == {"port_incident": incident.identifier, "port_url": f"{PORT_URL}{incident.identifier}"}
     description = body["description"]
-    assert f"Port: {PORT_URL}{incident.identifier}" in description
-    assert "Alert: HighErrorRate (prometheus, critical)" in description
-    assert "Deduplication key: prometheus-5f1e0c2a9b" in description
+    assert f"Port incident {incident.identifier}: {PORT_URL}{incident.identifier}" in description
+    assert "Severity: critical" in description
+    assert "Services: checkout, search" in description
+    assert "Alert: HighErrorRate" in description
+    assert "Prometheus, severity critical, status open" in description
+    assert "Dedup key: prometheus-5f1e0c2a9b" in description
     assert "https://prometheus.example/graph?g0.expr=rate" in description
     assert "impacts" not in body  # no severity-matrix condition configured: added one by one below
     assert fake.body(2) == {"id": "svc-checkout"}

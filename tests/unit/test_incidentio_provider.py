@@ -282,8 +282,8 @@ def test_trigger_carries_the_alert_context_and_our_identifier_as_idempotency_key
         "Severity: critical (urgency high)",
         "Services: checkout",
         "Alert: HighErrorRate checkout",
-        "severity critical, key prometheus-a1b2c3d4",
-        "Started: 2026-11-27T08:29:00.000Z",
+        "Prometheus, severity critical, status open, since 2026-11-27T08:29:00.000Z",
+        "Dedup key: prometheus-a1b2c3d4",
         "Source: http://prometheus:9090/graph?g0.expr=errors",
         f"Port incident inc-20261127-083000-a1b2c3: {PORT_LINK}inc-20261127-083000-a1b2c3",
     ):

@@ -188,10 +188,12 @@ class TestTrigger:
             "Severity: critical (urgency high)",
             "Services: checkout",
             "Alert: CheckoutErrorRate",
-            "Prometheus 4f2a, severity critical, status open, since 2026-11-27T07:55:00Z",
+            "Prometheus, severity critical, status open, since 2026-11-27T07:55:00Z",
+            "Dedup key: prometheus-4f2a",
+            "Service: checkout",
             "5xx ratio above 20% for 5 minutes",
             "Link: https://prometheus.example.com/graph?g0.expr=errors",
-            f"Incident in Port: {PORT_PAGE}inc-20261127-080000-a1b2c3",
+            f"Port incident inc-20261127-080000-a1b2c3: {PORT_PAGE}inc-20261127-080000-a1b2c3",
         ):
             assert expected in details
 

@@ -21,7 +21,6 @@ from incident_core.providers.servicenow import (
     STATUS_OF_STATE,
     URGENCY_IMPACT_OF_SEVERITY,
     ServiceNowProvider,
-    alert_links,
     build,
     correlation_id,
 )
@@ -195,14 +194,14 @@ def test_trigger_searches_by_correlation_id_then_opens_one_carrying_the_alert() 
     for expected in (
         "Severity: critical",
         "Services: checkout",
-        "Open in Port: https://app.getport.io/incidentEntity?identifier=inc-20261127-100000-abc123",
+        "Port incident inc-20261127-100000-abc123: "
+        "https://app.getport.io/incidentEntity?identifier=inc-20261127-100000-abc123",
         "Alert: Checkout error rate above 5%",
-        "Source: Prometheus; severity critical; status open",
+        "Prometheus, severity critical, status open, since 2026-11-27T09:58:00Z",
         "Dedup key: prometheus-a1b2",
-        "Started: 2026-11-27T09:58:00Z",
         "5xx ratio 7.2% over 5m on checkout-api",
-        "generatorURL: https://prometheus.example.com/graph?g0.expr=rate",
-        "runbook_url: https://runbooks.example.com/checkout",
+        "Link: https://prometheus.example.com/graph?g0.expr=rate",
+        "Link: https://runbooks.example.com/checkout",
     ):
         assert expected in description
     assert description.count("5xx ratio 7.2%") == 1
@@ -229,6 +228,7 @@ def test_trigger_cuts_the_title_and_description_to_the_fields_lengths() -> None:
     body = api.bodies("POST")[0]
     assert len(body["short_description"]) == 160
     assert len(body["description"]) == 4000
+    assert "Port incident inc-20261127-100000-abc123: https://app.getport.io/" in body["description"]  # it comes first
     assert "business_service" not in body
 
 
@@ -495,19 +495,6 @@ def test_a_step_on_an_incident_servicenow_never_received_is_refused() -> None:
     with pytest.raises(StepRefused, match="has no ServiceNow record yet"):
         provider_for(api).add_note(incident(externalId=None, providerData={}), "x", "ana@example.com")
     assert api.requests == []
-
-
-def test_alert_links_are_found_in_nested_payloads_but_not_without_bound() -> None:
-    payload = {
-        "url": "https://app.datadoghq.com/monitors/1",
-        "tags": ["env:prod", "https://grafana.example.com/d/abc"],
-        "title": "not a link",
-        "a": {"b": {"c": {"deep": "https://too.deep.example.com"}}},
-    }
-    assert list(alert_links(payload)) == [
-        ("url", "https://app.datadoghq.com/monitors/1"),
-        ("link", "https://grafana.example.com/d/abc"),
-    ]
 
 
 # The secret

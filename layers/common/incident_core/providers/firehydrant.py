@@ -49,6 +49,7 @@ from incident_core.providers.base import (
     Unsupported,
     parse_credentials,
 )
+from incident_core.providers.context import incident_context
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ class FireHydrantProvider:
         body: dict[str, Any] = {
             "name": incident.title,
             "summary": summary or incident.title,
-            "description": self._description(incident, alerts, port_url),
+            "description": incident_context(incident, alerts, port_url),
             "severity": SEVERITY_OF[incident.severity],
             "priority": PRIORITY_OF[incident.severity],
             "tag_list": [tag, *dict.fromkeys(a.dedup_key for a in alerts)],
@@ -253,20 +254,6 @@ class FireHydrantProvider:
                 for fh_id in service_ids.values()
             ]
         return body
-
-    @staticmethod
-    def _description(incident: Incident, alerts: Sequence[AlertRecord], port_url: str | None) -> str:
-        lines = [f"Opened from Port incident {incident.identifier} ({incident.severity.value})."]
-        if port_url:
-            lines.append(f"Port: {port_url}")
-        if incident.services:
-            lines.append(f"Services: {', '.join(incident.services)}")
-        for alert in alerts:
-            lines += ["", f"Alert: {alert.title} ({alert.source.value}, {alert.severity.value})"]
-            lines.append(f"Deduplication key: {alert.dedup_key}")
-            if alert.description:
-                lines.append(alert.description)
-        return "\n".join(lines)
 
     @staticmethod
     def _opened(entity: Mapping[str, Any], message: str) -> ProviderResult:

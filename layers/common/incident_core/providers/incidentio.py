@@ -54,6 +54,7 @@ from incident_core.providers.base import (
     Unsupported,
     parse_credentials,
 )
+from incident_core.providers.context import incident_context
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
 
 if TYPE_CHECKING:
@@ -172,7 +173,12 @@ class IncidentIoProvider:
         body: dict[str, Any] = {
             "idempotency_key": incident.identifier,
             "name": incident.title,
-            "summary": self._summary(incident, alerts),
+            "summary": incident_context(
+                incident,
+                alerts,
+                self.link(incident.identifier),
+                alert_description_limit=SUMMARY_ALERT_DESCRIPTION_CHARS,
+            ),
             "severity_id": self._severity_id(incident.severity),
             "visibility": self.credentials.visibility,
             "mode": "standard",
@@ -270,26 +276,6 @@ class IncidentIoProvider:
         body = {"incident": dict(changes), "notify_incident_channel": NOTIFY_INCIDENT_CHANNEL}
         answer = self.http.json("POST", f"/v2/incidents/{_path_id(incident)}/actions/edit", json_body=body)
         return _object(answer, "incident")
-
-    def _summary(self, incident: Incident, alerts: Sequence[AlertRecord]) -> str:
-        lines = [incident.description] if incident.description else []
-        lines.append(f"Severity: {incident.severity.value} (urgency {incident.urgency})")
-        if incident.services:
-            lines.append(f"Services: {', '.join(incident.services)}")
-        for alert in alerts:
-            lines += [
-                "",
-                f"Alert: {alert.title}",
-                f"Source: {alert.source.display_name}, severity {alert.severity.value}, key {alert.dedup_key}",
-            ]
-            if alert.startedAt:
-                lines.append(f"Started: {alert.startedAt}")
-            if alert.description:
-                lines.append(alert.description[:SUMMARY_ALERT_DESCRIPTION_CHARS])
-        port_page = self.link(incident.identifier)
-        if port_page:
-            lines += ["", f"Port incident {incident.identifier}: {port_page}"]
-        return "\n".join(lines)
 
     def _severity_id(self, severity: Severity) -> str:
         configured = self.credentials.severityIds.get(severity)

@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,6 +60,7 @@ from incident_core.providers.base import (
     StepRefused,
     parse_credentials,
 )
+from incident_core.providers.context import incident_context, is_email
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
 
 if TYPE_CHECKING:
@@ -100,10 +100,6 @@ REPLAY_WINDOW = timedelta(hours=1)
 """PagerDuty retries a delivery for about 20 minutes; an older signed event is a replay."""
 CLOCK_SKEW = timedelta(minutes=5)
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_LINK_KEY = re.compile(r"(?i).*(url|link)$")
-LINKS_PER_ALERT = 5
-
 Answer = TypeVar("Answer", bound=BaseModel)
 
 
@@ -130,8 +126,8 @@ class Credentials(BaseModel):
 
     @field_validator("fromEmail")
     @classmethod
-    def _is_email(cls, value: str) -> str:
-        if not _EMAIL.fullmatch(value):
+    def _an_email(cls, value: str) -> str:
+        if not is_email(value):
             raise ValueError("must be the email of a PagerDuty user")
         return value
 
@@ -218,52 +214,6 @@ def pagerduty_error_message(response: httpx.Response) -> str:
     return sentence
 
 
-def _is_email(value: str | None) -> bool:
-    return bool(value and _EMAIL.fullmatch(value))
-
-
-def _links_in(payload: Any, depth: int = 3) -> list[str]:
-    """Links the monitoring tool put in its payload (`generatorURL`, `ProblemURL`, `link`, `issue_url`...)."""
-    found: list[str] = []
-    if depth == 0:
-        return found
-    items: Sequence[tuple[str, Any]]
-    if isinstance(payload, Mapping):
-        items = [(str(key), value) for key, value in payload.items()]
-    elif isinstance(payload, list):
-        items = [("", value) for value in payload]
-    else:
-        return found
-    for key, value in items:
-        if isinstance(value, str) and value.startswith(("https://", "http://")) and _LINK_KEY.fullmatch(key):
-            found.append(value)
-        else:
-            found += _links_in(value, depth - 1)
-    return list(dict.fromkeys(found))
-
-
-def incident_details(incident: Incident, alerts: Sequence[AlertRecord], port_url: str | None) -> str:
-    """The incident body PagerDuty shows under Details: what happened, where, and where to look."""
-    lines = [incident.description] if incident.description else []
-    lines.append(f"Severity: {incident.severity.value} (urgency {URGENCY_OF_SEVERITY[incident.severity]})")
-    if incident.services:
-        lines.append(f"Services: {', '.join(incident.services)}")
-    for alert in alerts:
-        lines += ["", f"Alert: {alert.title}"]
-        lines.append(
-            f"  {alert.source.display_name} {alert.externalId}, severity {alert.severity.value}, "
-            f"status {alert.status.value}" + (f", since {alert.startedAt}" if alert.startedAt else "")
-        )
-        if alert.service:
-            lines.append(f"  Service: {alert.service}")
-        if alert.description and alert.description != alert.title:
-            lines.append(f"  {alert.description}")
-        lines += [f"  Link: {link}" for link in _links_in(alert.rawPayload)[:LINKS_PER_ALERT]]
-    if port_url:
-        lines += ["", f"Incident in Port: {port_url}"]
-    return "\n".join(lines)
-
-
 def _incident_key(incident: Incident, alerts: Sequence[AlertRecord]) -> str:
     if alerts:
         return alerts[0].dedup_key
@@ -296,7 +246,9 @@ class PagerDutyProvider:
             "incident_key": key,
             "body": {
                 "type": "incident_body",
-                "details": incident_details(incident, alerts, self.link(incident.identifier)),
+                "details": incident_context(
+                    incident, alerts, self.link(incident.identifier), urgency=URGENCY_OF_SEVERITY[incident.severity]
+                ),
             },
         }
         priority = self.credentials.priorityIds.get(incident.severity)
@@ -337,7 +289,7 @@ class PagerDutyProvider:
 
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
         incident_id = _incident_id(incident)
-        if _is_email(assignee):
+        if is_email(assignee):
             user = self._user_with_email(assignee)
             self._update(incident_id, {"assignments": [{"assignee": _reference("user", user.id)}]}, by)
             return ProviderResult(
@@ -368,7 +320,7 @@ class PagerDutyProvider:
                 "PagerDuty assigns an incident to users or to an escalation policy, not both; choose one."
             )
         if request.user:
-            if not _is_email(request.user):
+            if not is_email(request.user):
                 raise StepRefused(f"PagerDuty finds users by email; {request.user!r} is not one.")
             user = self._user_with_email(request.user)
             self._update(incident_id, {"assignments": [{"assignee": _reference("user", user.id)}]}, by)
@@ -414,7 +366,7 @@ class PagerDutyProvider:
     # PagerDuty requests
 
     def _from(self, actor: str | None) -> dict[str, str]:
-        return {"From": actor if actor and _is_email(actor) else self.credentials.fromEmail}
+        return {"From": actor if actor and is_email(actor) else self.credentials.fromEmail}
 
     def _update(self, incident_id: str, fields: Mapping[str, Any], by: str) -> _PagerDutyIncident:
         body = {"incident": {"type": "incident_reference", **fields}}
@@ -446,7 +398,7 @@ class PagerDutyProvider:
 
     def _add_note(self, incident_id: str, content: str, by: str) -> None:
         # PagerDuty attributes a note to the `From` user; when that is not the actor, the note says who it was.
-        text = content if _is_email(by) else f"{by}: {content}"
+        text = content if is_email(by) else f"{by}: {content}"
         self.http.json(
             "POST",
             f"/incidents/{quote(incident_id, safe='')}/notes",

@@ -32,7 +32,7 @@ import base64
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ from incident_core.providers.base import (
     Unsupported,
     parse_credentials,
 )
+from incident_core.providers.context import incident_context
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
 from incident_core.retry import RetryPolicy
 
@@ -69,7 +70,6 @@ SYS_ID_PATTERN = r"^[0-9a-f]{32}$"
 SHORT_DESCRIPTION_MAX = 160
 DESCRIPTION_MAX = 4000
 CORRELATION_ID_MAX = 100
-LINKS_PER_ALERT = 5
 
 STATE_NEW = "1"
 STATE_IN_PROGRESS = "2"
@@ -183,49 +183,6 @@ def raised(base: int, level: int) -> int:
     return max(1, base - (level - 1))
 
 
-def alert_links(payload: Any, depth: int = 3) -> Iterator[tuple[str, str]]:
-    """The http(s) links in an alert's raw payload (dashboards, runbooks, the source's own page)."""
-    items: Iterator[tuple[str, Any]]
-    if isinstance(payload, Mapping):
-        items = ((str(key), value) for key, value in payload.items())
-    elif isinstance(payload, list):
-        items = (("link", value) for value in payload)
-    else:
-        return
-    for key, value in items:
-        if isinstance(value, str) and value.startswith(("https://", "http://")):
-            yield key, value
-        elif depth > 1:
-            yield from alert_links(value, depth - 1)
-
-
-def incident_description(incident: Incident, alerts: Sequence[AlertRecord], port_url: str | None) -> str:
-    """The record's description: what the responder needs before opening anything else."""
-    lines = [f"Severity: {incident.severity.value}"]
-    if incident.services:
-        lines.append(f"Services: {', '.join(incident.services)}")
-    if port_url:
-        lines.append(f"Open in Port: {port_url}")
-    if incident.description and all(alert.description != incident.description for alert in alerts):
-        lines += ["", incident.description]
-    for alert in alerts:
-        lines += [
-            "",
-            f"Alert: {alert.title}",
-            f"Source: {alert.source.display_name}; severity {alert.severity.value}; status {alert.status.value}",
-            f"Dedup key: {alert.dedup_key}",
-        ]
-        if alert.startedAt:
-            lines.append(f"Started: {alert.startedAt}")
-        if alert.description:
-            lines.append(alert.description)
-        links: dict[str, str] = {}
-        for key, url in alert_links(alert.rawPayload):
-            links.setdefault(url, key)
-        lines += [f"{key}: {url}" for url, key in list(links.items())[:LINKS_PER_ALERT]]
-    return "\n".join(lines)[:DESCRIPTION_MAX]
-
-
 def _result(body: Any) -> Any:
     if not isinstance(body, dict) or "result" not in body:
         raise ProviderApiError(
@@ -260,7 +217,7 @@ class ServiceNowProvider:
         urgency, impact = URGENCY_IMPACT_OF_SEVERITY[incident.severity]
         fields = {
             "short_description": incident.title[:SHORT_DESCRIPTION_MAX],
-            "description": incident_description(incident, alerts, self.link(incident.identifier)),
+            "description": incident_context(incident, alerts, self.link(incident.identifier))[:DESCRIPTION_MAX],
             "urgency": str(urgency),
             "impact": str(impact),
             "correlation_id": key,

@@ -33,14 +33,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from incident_core.providers.context import is_email
+
 _HANDOFF_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 def _email(value: str) -> str:
     """A light check, enough to catch a name or an empty cell pasted where an email belongs."""
     value = value.strip()
-    local, _, domain = value.partition("@")
-    if not local or not domain or "@" in domain or any(ch.isspace() for ch in value):
+    if not is_email(value):
         raise ValueError(f"{value!r} is not an email address")
     return value
 
