@@ -26,6 +26,7 @@ from devstack.stack import (
     Provisioner,
     aws_environment,
     seed_local_catalog,
+    seed_local_entities,
 )
 from devstack.stepfunctions import LocalStepFunctions, local_invoker
 from devstack.template import functions, load_template
@@ -79,6 +80,7 @@ def start(
     base = {**environment, "POWERTOOLS_METRICS_DISABLED": "true"}
     if not port_credentials["clientId"]:
         seed_local_catalog(aws, resources)
+        seed_local_entities(aws, resources)
     specs = functions(template)
     built = local_functions(specs, resources, base)
     step_functions = LocalStepFunctions.launch(

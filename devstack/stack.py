@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from devstack.stepfunctions import provision_state_machines, substitution_resolver
 from devstack.template import REPO
+from incident_core.port.resources import load_entities
 from incident_core.store.projections import Projection, ProjectionStore
 
 REGION = "us-east-1"
@@ -23,6 +24,7 @@ DEFAULT_WEBHOOK_SECRETS_FILE = REPO / "events" / "webhook-secrets.example.json"
 DEFAULT_PORT_CLIENT_SECRET = "devstack-port-client-secret"  # noqa: S105 - the documented local default
 """Signs local action runs (`python -m devstack.action`) when PORT_CLIENT_SECRET is not set."""
 CATALOG_FILE = Path(__file__).resolve().parent / "catalog.json"
+PORT_DIR = REPO / "port"
 
 
 @dataclass
@@ -183,22 +185,44 @@ class Provisioner:
 def seed_local_catalog(aws: EmbeddedAws, resources: LocalResources, catalog_file: Path = CATALOG_FILE) -> int:
     """Without Port, the service catalog (and its dependencies) comes from devstack/catalog.json."""
     catalog = json.loads(catalog_file.read_text(encoding="utf-8"))
+    services = [
+        {
+            "identifier": service["identifier"],
+            "title": service["title"],
+            "properties": {},
+            "relations": {catalog["dependencyRelation"]: service["dependencies"]},
+        }
+        for service in catalog["services"]
+    ]
+    _save_local_entities(aws, resources, [(catalog["blueprint"], service) for service in services])
+    return len(services)
+
+
+def seed_local_entities(aws: EmbeddedAws, resources: LocalResources, port_dir: Path = PORT_DIR) -> int:
+    """Without Port, the bundle's example entities (port/entities/: the default escalation policy and the
+    on-call rotation it pages) are read from the local store, so native incidents escalate locally too."""
+    entities = []
+    for entity in load_entities(port_dir):
+        assert entity.blueprint is not None  # every entity is loaded from its blueprint's folder
+        entities.append((entity.blueprint, entity.body))
+    _save_local_entities(aws, resources, entities)
+    return len(entities)
+
+
+def _save_local_entities(
+    aws: EmbeddedAws, resources: LocalResources, entities: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Keep (blueprint, entity) pairs where the local `LocalDirectory` reads them, as entities Port never saw."""
     dynamodb = aws.resource("dynamodb")
     store = ProjectionStore(dynamodb, dynamodb.Table(resources.references["PortEntitiesTable"]))
     store.save(
         Projection(
-            blueprint=catalog["blueprint"],
-            identifier=service["identifier"],
-            visibleHash="catalog",
-            entity={
-                "identifier": service["identifier"],
-                "title": service["title"],
-                "properties": {},
-                "relations": {catalog["dependencyRelation"]: service["dependencies"]},
-            },
+            blueprint=blueprint,
+            identifier=entity["identifier"],
+            visibleHash="seed",
+            entity={"properties": {}, "relations": {}, **entity},
             projectedAt="1970-01-01T00:00:00.000Z",
             syncedToPort=False,
         )
-        for service in catalog["services"]
+        for blueprint, entity in entities
     )
-    return len(catalog["services"])

@@ -18,11 +18,16 @@ import pytest
 
 from devstack.runtime import LambdaContext
 from devstack.stack import REGION
+from devstack.template import REPO
 from incident_core.port.client import PortClient
 from incident_core.retry import RetryPolicy
 from incident_core.usecases import provisioning
 from tests.fakes.port import REPO_ROOT, TOKEN_ROUTE, FakePort
 from tests.integration.conftest import Stack
+
+PORT_RESOURCES = list((REPO / "port").rglob("*.json"))
+"""What the provisioner applies: every blueprint, action, page and example entity in port/."""
+ACTIONS = len(list((REPO / "port" / "actions").glob("*.json")))
 
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com"
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/incident-lifecycle-port/5b3a8f10-2c8e-11f0-9c1e"
@@ -131,15 +136,16 @@ def test_create_provisions_the_blueprints_actions_and_dashboard(
         event["RequestId"],
         "PortResources",
     )
+    total = len(PORT_RESOURCES)
     assert answer["Reason"] == (
-        "Port is up to date (microservice as service blueprint): 11 created, 0 updated, 0 unchanged."
+        f"Port is up to date (microservice as service blueprint): {total} created, 0 updated, 0 unchanged."
     )
-    assert answer["Data"] == {"Created": "11", "Updated": "0", "Unchanged": "0"}
+    assert answer["Data"] == {"Created": str(total), "Updated": "0", "Unchanged": "0"}
     assert cloudformation.content_types == [""]
 
     assert {"alert", "incident"} <= set(port.blueprints)
     assert port.blueprints["alert"]["relations"]["service"]["target"] == "microservice"
-    assert len(port.actions) == 8
+    assert len(port.actions) == ACTIONS
     assert {a["invocationMethod"]["url"].rsplit("/actions/", 1)[0] for a in port.actions.values()} == {API_URL}
     assert "incident_lifecycle_dashboard" in port.pages
     assert port.violations == []
@@ -155,7 +161,7 @@ def test_an_update_with_nothing_new_writes_nothing(
     assert [a["Status"] for a in cloudformation.answers] == ["SUCCESS", "SUCCESS"]
     update = cloudformation.answers[1]
     assert update["PhysicalResourceId"] == PHYSICAL_ID  # the same resource: no replacement, no Delete
-    assert update["Data"] == {"Created": "0", "Updated": "0", "Unchanged": "11"}
+    assert update["Data"] == {"Created": "0", "Updated": "0", "Unchanged": str(len(PORT_RESOURCES))}
     assert writes(port) == written
     assert port.violations == []
 
@@ -166,7 +172,8 @@ def test_an_update_to_a_new_api_url_rewrites_the_actions(
     provision(stack, request("Create", cloudformation))
     moved = "https://def456.execute-api.us-east-1.amazonaws.com"
     provision(stack, request("Update", cloudformation, ApiUrl=moved))
-    assert cloudformation.answers[1]["Data"] == {"Created": "0", "Updated": "8", "Unchanged": "3"}
+    unchanged = len(PORT_RESOURCES) - ACTIONS  # only the actions carry the API URL
+    assert cloudformation.answers[1]["Data"] == {"Created": "0", "Updated": str(ACTIONS), "Unchanged": str(unchanged)}
     assert port.actions["incident_resolve"]["invocationMethod"]["url"] == f"{moved}/actions/resolve"
 
 

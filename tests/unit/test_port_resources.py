@@ -21,6 +21,7 @@ from incident_core.port.resources import (
     ResourceKind,
     ResourceRef,
     apply_plan,
+    load_entities,
     load_resources,
     plan_resources,
 )
@@ -36,6 +37,7 @@ WRITES = (
     "PUT /v1/actions/{action_identifier}",
     "POST /v1/pages",
     "PUT /v1/pages/{identifier}",
+    "POST /v1/blueprints/{blueprint_identifier}/entities/bulk",
 )
 # The body every action posts (ARCHITECTURE.md, "Port action requests"); whole-value templates render JSON.
 ACTION_BODY = {
@@ -133,17 +135,24 @@ def test_first_apply_creates_in_dependency_order(client: PortClient, fake: FakeP
     assert {c.change for c in plan.changes} == {ChangeType.CREATE}
     assert len(plan.changes) == len(resources)
     order = [c.identifier for c in plan.changes]
-    assert order[0] == "incident"  # every other resource refers to it, the alert blueprint included
+    actions = [r.identifier for r in resources if r.kind is ResourceKind.ACTION]
+    for after in ("alert", *actions, "incident_lifecycle_dashboard"):
+        assert order.index(after) > order.index("incident"), after
     for after in ("alert_trigger_incident", "incident_lifecycle_dashboard"):
         assert order.index(after) > order.index("alert")
+    assert order.index("default") > order.index("escalationPolicy")
+    assert order.index("primary") > order.index("onCallRotation")
     assert writes(fake) == []
 
     applied = apply_plan(client, plan)
     assert [c.identifier for c in applied] == order
     routes = [route for route, _path in writes(fake)]
-    assert routes.count("POST /v1/blueprints") == 2
-    assert routes.count("POST /v1/actions") == 8
-    assert routes.count("POST /v1/pages") == 1
+    kinds = [r.kind for r in resources]
+    assert routes.count("POST /v1/blueprints") == kinds.count(ResourceKind.BLUEPRINT) >= 4
+    assert routes.count("POST /v1/actions") == kinds.count(ResourceKind.ACTION) >= 8
+    assert routes.count("POST /v1/pages") == kinds.count(ResourceKind.PAGE) == 1
+    assert routes.count("POST /v1/blueprints/{blueprint_identifier}/entities/bulk") == kinds.count(ResourceKind.ENTITY)
+    assert kinds.count(ResourceKind.ENTITY) >= 2
     assert fake.blueprints["alert"]["relations"]["incident"]["target"] == "incident"
     assert fake.actions["incident_trigger"]["invocationMethod"]["url"] == f"{API_URL}/actions/trigger"
     assert fake.pages["incident_lifecycle_dashboard"]["type"] == "dashboard"
@@ -156,6 +165,7 @@ def test_second_plan_is_all_unchanged(client: PortClient, fake: FakePort, port_d
 
     plan = plan_resources(client, load(port_dir))
     assert {c.change for c in plan.changes} == {ChangeType.UNCHANGED}
+    assert {c.kind for c in plan.changes} == set(ResourceKind)  # entities included
     assert not plan.has_changes
     assert apply_plan(client, plan) == []
     assert len(writes(fake)) == before
@@ -329,7 +339,12 @@ def test_actions_are_refused_without_an_api_url() -> None:
 
 def test_resources_without_the_placeholder_need_no_api_url(tmp_path: Path) -> None:
     shutil.copytree(REPO_ROOT / "port" / "blueprints", tmp_path / "blueprints")
-    assert {r.identifier for r in load_resources(tmp_path)} == {"alert", "incident"}
+    assert {r.identifier for r in load_resources(tmp_path)} >= {
+        "alert",
+        "incident",
+        "escalationPolicy",
+        "onCallRotation",
+    }
 
 
 @pytest.mark.parametrize(
@@ -512,3 +527,153 @@ def test_the_fake_refuses_a_dashboard_whose_layout_does_not_add_up(
         ("POST /v1/pages", "incidentLifecycleDashboard: layout row 0 is 15 columns wide, not 12")
     ]
     assert fake.pages == {}
+
+
+# Entities (port/entities/<blueprint>/*.json)
+
+ROTATION_FILE = Path("entities") / "onCallRotation" / "primary.json"
+
+
+def test_entities_load_from_the_folder_of_their_blueprint() -> None:
+    entities = {(r.blueprint, r.identifier): r for r in load(REPO_ROOT / "port") if r.kind is ResourceKind.ENTITY}
+    assert set(entities) == {("escalationPolicy", "default"), ("onCallRotation", "primary")}
+    rotation = entities[("onCallRotation", "primary")]
+    assert rotation.source == "port/entities/onCallRotation/primary.json"
+    assert rotation.ref == ResourceRef(kind=ResourceKind.ENTITY, identifier="primary", blueprint="onCallRotation")
+    assert str(rotation.ref) == "entity 'primary' of blueprint 'onCallRotation'"
+    assert rotation.body["properties"]["timeZone"] == "Europe/Berlin"
+
+
+def test_load_entities_needs_no_api_url(port_dir: Path) -> None:
+    assert {(r.kind, r.blueprint, r.identifier) for r in load_entities(port_dir)} == {
+        (ResourceKind.ENTITY, "escalationPolicy", "default"),
+        (ResourceKind.ENTITY, "onCallRotation", "primary"),
+    }
+    shutil.rmtree(port_dir / "entities")
+    assert load_entities(port_dir) == []
+
+
+def test_an_entity_is_upserted_after_its_blueprint(client: PortClient, fake: FakePort, port_dir: Path) -> None:
+    plan = plan_resources(client, load(port_dir))
+    (rotation,) = [c for c in plan.changes if c.kind is ResourceKind.ENTITY and c.identifier == "primary"]
+    assert rotation.change is ChangeType.CREATE
+    assert rotation.describe() == (
+        "create    entity onCallRotation/primary (port/entities/onCallRotation/primary.json)"
+    )
+
+    apply_plan(client, plan)
+    requests = fake.requests
+    blueprint_created = next(
+        i
+        for i, r in enumerate(requests)
+        if r.route == "POST /v1/blueprints" and r.body["identifier"] == "onCallRotation"
+    )
+    entity_written = next(i for i, r in enumerate(requests) if r.path == "/v1/blueprints/onCallRotation/entities/bulk")
+    assert blueprint_created < entity_written
+    assert requests[entity_written].query == {"upsert": "true", "merge": "true"}
+    stored = fake.entities["onCallRotation"]["primary"]
+    ours = json.loads((port_dir / ROTATION_FILE).read_text())
+    assert {key: stored[key] for key in ours} == ours
+    assert fake.entities["escalationPolicy"]["default"]["properties"]["repeat"] == 1
+    assert fake.violations == []
+
+
+def test_an_entity_waits_for_a_blueprint_that_itself_waits(client: PortClient, fake: FakePort, port_dir: Path) -> None:
+    """The alert blueprint comes after the incident blueprint it relates to; an alert entity after both."""
+    alert = {
+        "identifier": "example-alert",
+        "title": "Disk almost full",
+        "properties": {
+            "title": "Disk almost full",
+            "severity": "warning",
+            "status": "open",
+            "source": "prometheus",
+            "externalId": "disk-1",
+            "startedAt": "2026-01-05T08:00:00Z",
+        },
+        "relations": {},
+    }
+    write_json(port_dir / "entities" / "alert" / "example.json", alert)
+    order = [c.identifier for c in plan_resources(client, load(port_dir)).changes]
+    assert order.index("incident") < order.index("alert") < order.index("example-alert")
+    apply_plan(client, plan_resources(client, load(port_dir)))
+    assert fake.entities["alert"]["example-alert"]["properties"]["source"] == "prometheus"
+    assert fake.violations == []
+
+
+def test_a_changed_entity_property_is_an_update(client: PortClient, fake: FakePort, port_dir: Path) -> None:
+    apply_plan(client, plan_resources(client, load(port_dir)))
+    edit(port_dir / ROTATION_FILE, lambda body: body["properties"].update(handoff="10:00"))
+
+    plan = plan_resources(client, load(port_dir))
+    (changed,) = plan.of_type(ChangeType.UPDATE)
+    assert (changed.kind, changed.blueprint, changed.identifier) == (ResourceKind.ENTITY, "onCallRotation", "primary")
+    assert changed.drift == ["properties.handoff"]
+    apply_plan(client, plan)
+    assert writes(fake)[-1] == (
+        "POST /v1/blueprints/{blueprint_identifier}/entities/bulk",
+        "/v1/blueprints/onCallRotation/entities/bulk",
+    )
+    assert fake.entities["onCallRotation"]["primary"]["properties"]["handoff"] == "10:00"
+    assert not plan_resources(client, load(port_dir)).has_changes
+    assert fake.violations == []
+
+
+def test_an_entity_update_keeps_what_port_adds_and_restores_our_keys(
+    client: PortClient, fake: FakePort, port_dir: Path
+) -> None:
+    apply_plan(client, plan_resources(client, load(port_dir)))
+    stored = fake.entities["onCallRotation"]["primary"]
+    stored["team"] = "sre"  # set in Port: not one of our keys, so not drift
+    assert not plan_resources(client, load(port_dir)).has_changes
+
+    stored["properties"]["members"] = ["dana@example.com"]  # one of our keys edited in Port: drift
+    plan = plan_resources(client, load(port_dir))
+    assert [(c.identifier, c.drift) for c in plan.of_type(ChangeType.UPDATE)] == [("primary", ["properties.members"])]
+    apply_plan(client, plan)
+    stored = fake.entities["onCallRotation"]["primary"]
+    assert stored["properties"]["members"] == ["alice@example.com", "bob@example.com", "carol@example.com"]
+    assert stored["team"] == "sre"
+    assert fake.violations == []
+
+
+def test_an_entity_of_a_blueprint_port_lacks_fails_before_any_write(
+    client: PortClient, fake: FakePort, port_dir: Path
+) -> None:
+    write_json(port_dir / "entities" / "deployment" / "v1.json", {"identifier": "v1", "properties": {}})
+    with pytest.raises(MissingDependencyError) as raised:
+        plan_resources(client, load(port_dir))
+    assert raised.value.missing == [ResourceRef(kind=ResourceKind.BLUEPRINT, identifier="deployment")]
+    assert "port/entities/deployment/v1.json refers to blueprint 'deployment'" in raised.value.message
+    assert writes(fake) == []
+
+
+def test_entities_of_the_service_folder_go_to_the_users_service_blueprint(port_dir: Path) -> None:
+    fake = FakePort(clock=FakeClock(), blueprints=[{**SERVICE, "identifier": "microservice"}])
+    client = client_for(fake)
+    write_json(port_dir / "entities" / "service" / "checkout.json", {"identifier": "checkout", "title": "Checkout"})
+    resources = load(port_dir, service_blueprint="microservice")
+    (checkout,) = [r for r in resources if r.identifier == "checkout"]
+    assert checkout.blueprint == "microservice"
+    apply_plan(client, plan_resources(client, resources))
+    assert fake.entities["microservice"]["checkout"]["title"] == "Checkout"
+    assert "service" not in fake.entities
+    assert fake.violations == []
+
+
+def test_an_entity_outside_a_blueprint_folder_is_refused(tmp_path: Path) -> None:
+    write_json(tmp_path / "entities" / "default.json", {"identifier": "default"})
+    with pytest.raises(ConfigurationError, match=r"default\.json names no blueprint"):
+        load_resources(tmp_path)
+
+
+def test_entity_identifiers_are_unique_per_blueprint(tmp_path: Path) -> None:
+    write_json(tmp_path / "entities" / "escalationPolicy" / "default.json", {"identifier": "default"})
+    write_json(tmp_path / "entities" / "onCallRotation" / "default.json", {"identifier": "default"})
+    assert {(r.blueprint, r.identifier) for r in load_resources(tmp_path)} == {
+        ("escalationPolicy", "default"),
+        ("onCallRotation", "default"),
+    }
+    write_json(tmp_path / "entities" / "onCallRotation" / "copy.json", {"identifier": "default"})
+    with pytest.raises(ConfigurationError, match="both define entity 'default' of blueprint 'onCallRotation'"):
+        load_resources(tmp_path)

@@ -7,20 +7,26 @@
 
 Folders map to kinds: `blueprints/` → blueprints (`/v1/blueprints`), `actions/` and `automations/` → actions
 (Port keeps both under `/v1/actions`), `pages/` → pages (`/v1/pages`, a beta API that Port's published spec
-leaves out; see `PortClient.get_page`). A JSON file in any other folder is refused rather than silently skipped.
+leaves out; see `PortClient.get_page`), `entities/<blueprint>/` → entities of that blueprint (the example
+escalation policy and on-call rotation: data the bundle reads, so that a fresh install can escalate at once).
+A JSON file in any other folder is refused rather than silently skipped.
 
 The plan compares only the keys our JSON defines, so what Port adds (createdAt/updatedBy, default
 `mirrorProperties`, a relation's `required: false`) is not drift. For the same reason a blueprint update
 overlays our keys on what Port has: a property or relation someone added in Port's UI survives (PUT replaces
 the whole blueprint and would otherwise delete it, with its data). Actions and pages are ours alone and are
-replaced.
+replaced. Entities are written with Port's merge upsert, for creating and updating alike: our properties and
+relations are set, one a person added in Port survives, and one removed from our JSON stays in Port. So an
+edit made in Port to one of our keys is drift, and the next apply puts our value back. An entity comes after
+its blueprint; its relations must name entities that Port already has.
 
 The bundle's blueprints relate to the user's own service blueprint; they name it `service`, and
 `load_resources(..., service_blueprint=...)` points those references at the user's identifier: relation and
-aggregation targets, an action's blueprint, its entity inputs (also in arrays and their datasets), and every
-`blueprint` of a page's widgets. (A table widget's `blueprintConfig` is keyed by blueprint identifier and is
-not renamed: keep `service` out of those keys.) Every blueprint a resource refers to must be one of ours or
-already exist in Port; otherwise planning fails before anything is written.
+aggregation targets, an action's blueprint, its entity inputs (also in arrays and their datasets), every
+`blueprint` of a page's widgets, and the blueprint of the entities in `entities/service/`. (A table widget's
+`blueprintConfig` is keyed by blueprint identifier and is not renamed: keep `service` out of those keys.) Every
+blueprint a resource refers to must be one of ours or already exist in Port; otherwise planning fails before
+anything is written.
 
 Actions call this bundle's API, whose URL is known only once the stack is deployed: their JSON writes it as
 `API_URL_PLACEHOLDER`, which `load_resources(..., api_url=...)` replaces; a resource that uses it cannot be
@@ -55,6 +61,7 @@ class ResourceKind(StrEnum):
     BLUEPRINT = "blueprint"
     ACTION = "action"
     PAGE = "page"
+    ENTITY = "entity"
 
 
 class ChangeType(StrEnum):
@@ -68,9 +75,13 @@ class ResourceRef(BaseModel):
 
     kind: ResourceKind
     identifier: str
+    blueprint: str | None = None
+    """The blueprint of an entity (whose identifier is unique only within it); None for the other kinds."""
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.identifier!r}"
+        if self.blueprint is None:
+            return f"{self.kind} {self.identifier!r}"
+        return f"{self.kind} {self.identifier!r} of blueprint {self.blueprint!r}"
 
 
 class PortResource(BaseModel):
@@ -83,10 +94,12 @@ class PortResource(BaseModel):
     source: str
     """The file, as `<port folder>/<kind folder>/<name>.json`: short enough for a CloudFormation reason."""
     body: JsonObject
+    blueprint: str | None = None
+    """An entity's blueprint: its folder under `entities/` (renamed if it is `service`)."""
 
     @property
     def ref(self) -> ResourceRef:
-        return ResourceRef(kind=self.kind, identifier=self.identifier)
+        return ResourceRef(kind=self.kind, identifier=self.identifier, blueprint=self.blueprint)
 
 
 class PlannedChange(BaseModel):
@@ -98,9 +111,16 @@ class PlannedChange(BaseModel):
     """Dotted paths of our keys whose value differs in Port (empty unless `change` is update)."""
     request_body: JsonObject | None
     """What `apply_plan` sends (None when unchanged)."""
+    blueprint: str | None = None
+    """An entity's blueprint; None for the other kinds."""
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(kind=self.kind, identifier=self.identifier, blueprint=self.blueprint)
 
     def describe(self) -> str:
-        line = f"{self.change.value:<9} {self.kind} {self.identifier} ({self.source})"
+        name = self.identifier if self.blueprint is None else f"{self.blueprint}/{self.identifier}"
+        line = f"{self.change.value:<9} {self.kind} {name} ({self.source})"
         return f"{line}: {', '.join(self.drift)}" if self.drift else line
 
 
@@ -139,9 +159,9 @@ class MissingDependencyError(ConfigurationError):
 class _KindApi:
     """How one kind of resource is read, written, and linked to blueprints."""
 
-    get: Callable[[PortClient, str], JsonObject | None]
-    create: Callable[[PortClient, JsonObject], JsonObject]
-    update: Callable[[PortClient, str, JsonObject], JsonObject]
+    get: Callable[[PortClient, ResourceRef], JsonObject | None]
+    create: Callable[[PortClient, ResourceRef, JsonObject], object]
+    update: Callable[[PortClient, ResourceRef, JsonObject], object]
     blueprint_references: Callable[[JsonObject], Iterator[tuple[JsonObject, str]]]
     """(dict, key) pairs whose value names a blueprint: edited to rename `service`, read for dependencies."""
     update_body: Callable[[JsonObject, JsonObject], JsonObject]
@@ -168,6 +188,11 @@ def _action_references(body: JsonObject) -> Iterator[tuple[JsonObject, str]]:
 def _page_references(body: JsonObject) -> Iterator[tuple[JsonObject, str]]:
     """The page's own `blueprint` and those of its widgets, at any depth (dashboards nest widgets)."""
     yield from _nested_blueprint_keys(body)
+
+
+def _no_references(_body: JsonObject) -> Iterator[tuple[JsonObject, str]]:
+    """An entity names no blueprint in its body: its blueprint is its folder (see `_dependencies`)."""
+    return iter(())
 
 
 def _nested_blueprint_keys(node: Any) -> Iterator[tuple[JsonObject, str]]:
@@ -206,35 +231,59 @@ def _replacement_body(ours: JsonObject, _current: JsonObject) -> JsonObject:
     return copy.deepcopy(ours)
 
 
+def _entity_blueprint(ref: ResourceRef) -> str:
+    if ref.blueprint is None:
+        raise ValueError(f"{ref} has no blueprint: an entity is addressed by blueprint and identifier")
+    return ref.blueprint
+
+
+def _get_entity(client: PortClient, ref: ResourceRef) -> JsonObject | None:
+    return client.get_entity(_entity_blueprint(ref), ref.identifier)
+
+
+def _upsert_entity(client: PortClient, ref: ResourceRef, body: JsonObject) -> None:
+    """Create or update: Port's merge upsert sets our keys and leaves the entity's other ones alone."""
+    client.upsert_entities(_entity_blueprint(ref), [body])
+
+
 KINDS: dict[ResourceKind, _KindApi] = {
     ResourceKind.BLUEPRINT: _KindApi(
-        get=PortClient.get_blueprint,
-        create=PortClient.create_blueprint,
-        update=PortClient.update_blueprint,
+        get=lambda client, ref: client.get_blueprint(ref.identifier),
+        create=lambda client, _ref, body: client.create_blueprint(body),
+        update=lambda client, ref, body: client.update_blueprint(ref.identifier, body),
         blueprint_references=_blueprint_references,
         update_body=_blueprint_update_body,
     ),
     ResourceKind.ACTION: _KindApi(
-        get=PortClient.get_action,
-        create=PortClient.create_action,
-        update=PortClient.update_action,
+        get=lambda client, ref: client.get_action(ref.identifier),
+        create=lambda client, _ref, body: client.create_action(body),
+        update=lambda client, ref, body: client.update_action(ref.identifier, body),
         blueprint_references=_action_references,
         update_body=_replacement_body,
     ),
     ResourceKind.PAGE: _KindApi(
-        get=PortClient.get_page,
-        create=PortClient.create_page,
-        update=PortClient.update_page,
+        get=lambda client, ref: client.get_page(ref.identifier),
+        create=lambda client, _ref, body: client.create_page(body),
+        update=lambda client, ref, body: client.update_page(ref.identifier, body),
         blueprint_references=_page_references,
+        update_body=_replacement_body,
+    ),
+    ResourceKind.ENTITY: _KindApi(
+        get=_get_entity,
+        create=_upsert_entity,
+        update=_upsert_entity,
+        blueprint_references=_no_references,
         update_body=_replacement_body,
     ),
 }
 
+ENTITIES_FOLDER = "entities"
 FOLDER_KINDS: dict[str, ResourceKind] = {
     "blueprints": ResourceKind.BLUEPRINT,
     "actions": ResourceKind.ACTION,
     "automations": ResourceKind.ACTION,
     "pages": ResourceKind.PAGE,
+    ENTITIES_FOLDER: ResourceKind.ENTITY,
 }
 
 
@@ -243,27 +292,68 @@ def load_resources(
 ) -> list[PortResource]:
     """Every resource under `port_dir`, with references to the `service` blueprint renamed and
     `API_URL_PLACEHOLDER` replaced by `api_url` (the stack's API base URL, e.g. its `ApiUrl` output)."""
+    _check_port_dir(port_dir, service_blueprint)
+    base_url = None if api_url is None else _checked_api_url(api_url)
+    resources: list[PortResource] = []
+    for folder in sorted(path for path in port_dir.iterdir() if path.is_dir()):
+        kind = FOLDER_KINDS.get(folder.name)
+        if kind is None:
+            if any(folder.glob("*.json")):
+                known = ", ".join(sorted(FOLDER_KINDS))
+                raise ConfigurationError(f"{folder} holds JSON, but only these folders are applied: {known}.")
+            continue
+        resources.extend(_load_folder(port_dir, folder, kind, service_blueprint, base_url))
+    return _unique(resources)
+
+
+def load_entities(port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BLUEPRINT) -> list[PortResource]:
+    """Only the entities under `port_dir/entities/`: for a catalog kept without Port (the local stack), which
+    needs no actions and so no API URL."""
+    _check_port_dir(port_dir, service_blueprint)
+    folder = port_dir / ENTITIES_FOLDER
+    if not folder.is_dir():
+        return []
+    return _unique(_load_folder(port_dir, folder, ResourceKind.ENTITY, service_blueprint, None))
+
+
+def _check_port_dir(port_dir: Path, service_blueprint: str) -> None:
     if not service_blueprint:
         raise ConfigurationError("The service blueprint identifier is empty.")
     if not port_dir.is_dir():
         raise ConfigurationError(f"{port_dir} is not a folder of Port resources.")
-    base_url = None if api_url is None else _checked_api_url(api_url)
-    resources: list[PortResource] = []
+
+
+def _load_folder(
+    port_dir: Path, folder: Path, kind: ResourceKind, service_blueprint: str, api_url: str | None
+) -> list[PortResource]:
+    """The JSON files of one kind's folder; entities sit one level deeper, in a folder named after their blueprint."""
+    if kind is not ResourceKind.ENTITY:
+        return [
+            _load_file(path, path.relative_to(port_dir.parent), kind, service_blueprint, api_url)
+            for path in sorted(folder.glob("*.json"))
+        ]
+    stray = sorted(folder.glob("*.json"))
+    if stray:
+        raise ConfigurationError(
+            f"{stray[0]} names no blueprint: put each entity in {folder}/<blueprint identifier>/, "
+            f"like {folder}/escalationPolicy/default.json."
+        )
+    resources = []
+    for blueprint_folder in sorted(path for path in folder.iterdir() if path.is_dir()):
+        name = blueprint_folder.name
+        blueprint = service_blueprint if name == BUNDLE_SERVICE_BLUEPRINT else name
+        for path in sorted(blueprint_folder.glob("*.json")):
+            source = path.relative_to(port_dir.parent)
+            resources.append(_load_file(path, source, kind, service_blueprint, api_url, blueprint=blueprint))
+    return resources
+
+
+def _unique(resources: list[PortResource]) -> list[PortResource]:
     seen: dict[ResourceRef, str] = {}
-    for folder in sorted(path for path in port_dir.iterdir() if path.is_dir()):
-        files = sorted(folder.glob("*.json"))
-        kind = FOLDER_KINDS.get(folder.name)
-        if kind is None:
-            if files:
-                known = ", ".join(sorted(FOLDER_KINDS))
-                raise ConfigurationError(f"{folder} holds JSON, but only these folders are applied: {known}.")
-            continue
-        for path in files:
-            resource = _load_file(path, path.relative_to(port_dir.parent), kind, service_blueprint, base_url)
-            if resource.ref in seen:
-                raise ConfigurationError(f"{path} and {seen[resource.ref]} both define {resource.ref}.")
-            seen[resource.ref] = resource.source
-            resources.append(resource)
+    for resource in resources:
+        if resource.ref in seen:
+            raise ConfigurationError(f"{resource.source} and {seen[resource.ref]} both define {resource.ref}.")
+        seen[resource.ref] = resource.source
     return resources
 
 
@@ -278,7 +368,13 @@ def _checked_api_url(api_url: str) -> str:
 
 
 def _load_file(
-    path: Path, source: Path, kind: ResourceKind, service_blueprint: str, api_url: str | None
+    path: Path,
+    source: Path,
+    kind: ResourceKind,
+    service_blueprint: str,
+    api_url: str | None,
+    *,
+    blueprint: str | None = None,
 ) -> PortResource:
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
@@ -294,7 +390,7 @@ def _load_file(
             f"{source} calls this bundle's API, whose URL is not known: pass the stack's ApiUrl output as "
             f"--api-url (or set {API_URL_VARIABLE}), e.g. https://<api-id>.execute-api.<region>.amazonaws.com."
         )
-    return PortResource(kind=kind, identifier=body["identifier"], source=str(source), body=body)
+    return PortResource(kind=kind, identifier=body["identifier"], source=str(source), body=body, blueprint=blueprint)
 
 
 def _put_api_url(node: Any, api_url: str | None) -> bool:
@@ -323,7 +419,7 @@ def plan_resources(client: PortClient, resources: Sequence[PortResource]) -> Pla
     ours = {resource.ref: resource for resource in resources}
     dependencies = {resource.ref: _dependencies(resource) for resource in resources}
     external = set().union(*dependencies.values()) - ours.keys()
-    absent = {ref for ref in external if KINDS[ref.kind].get(client, ref.identifier) is None}
+    absent = {ref for ref in external if KINDS[ref.kind].get(client, ref) is None}
     missing = [
         (resource, ref) for resource in resources for ref in sorted(dependencies[resource.ref] & absent, key=str)
     ]
@@ -340,18 +436,19 @@ def apply_plan(client: PortClient, plan: Plan) -> list[PlannedChange]:
             continue
         api = KINDS[planned.kind]
         if planned.change is ChangeType.CREATE:
-            api.create(client, planned.request_body)
+            api.create(client, planned.ref, planned.request_body)
         else:
-            api.update(client, planned.identifier, planned.request_body)
+            api.update(client, planned.ref, planned.request_body)
         applied.append(planned)
     return applied
 
 
 def _dependencies(resource: PortResource) -> set[ResourceRef]:
-    return {
-        ResourceRef(kind=ResourceKind.BLUEPRINT, identifier=holder[key])
-        for holder, key in KINDS[resource.kind].blueprint_references(resource.body)
-    } - {resource.ref}
+    """The blueprints `resource` refers to: in its body, and for an entity, the one it belongs to."""
+    named = {holder[key] for holder, key in KINDS[resource.kind].blueprint_references(resource.body)}
+    if resource.blueprint is not None:
+        named.add(resource.blueprint)
+    return {ResourceRef(kind=ResourceKind.BLUEPRINT, identifier=name) for name in named} - {resource.ref}
 
 
 def _dependency_order(
@@ -377,7 +474,7 @@ def _dependency_order(
 
 def _planned(client: PortClient, resource: PortResource) -> PlannedChange:
     api = KINDS[resource.kind]
-    current = api.get(client, resource.identifier)
+    current = api.get(client, resource.ref)
     body: JsonObject | None
     if current is None:
         change, drift, body = ChangeType.CREATE, [], copy.deepcopy(resource.body)
@@ -392,6 +489,7 @@ def _planned(client: PortClient, resource: PortResource) -> PlannedChange:
         change=change,
         drift=drift,
         request_body=body,
+        blueprint=resource.blueprint,
     )
 
 
