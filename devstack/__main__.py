@@ -18,6 +18,7 @@ from typing import Any
 from devstack.gateway import Gateway
 from devstack.poller import QueuePoller
 from devstack.runtime import LocalFunction, local_functions
+from devstack.scheduler import Scheduler
 from devstack.stack import (
     DEFAULT_PORT_CLIENT_SECRET,
     DEFAULT_WEBHOOK_SECRETS_FILE,
@@ -38,10 +39,12 @@ class LocalStack:
     gateway: Gateway
     pollers: list[QueuePoller]
     step_functions: LocalStepFunctions
+    scheduler: Scheduler
     functions: dict[str, LocalFunction]
     resources: LocalResources
 
     def stop(self) -> None:
+        self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
         self.step_functions.stop()
@@ -98,8 +101,10 @@ def start(
     if poll:
         for poller in pollers:
             poller.start()
+    scheduler = Scheduler.launch(built.values(), start=poll)
     return LocalStack(
         aws=aws,
+        scheduler=scheduler,
         gateway=gateway,
         pollers=pollers,
         step_functions=step_functions,

@@ -6,6 +6,7 @@ a test keeps the template to that.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,38 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return document
 
 
+_RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds between the runs of `rate(<value> <unit>)`; None for `cron(...)` and `at(...)`.
+
+    As EventBridge Scheduler does, the unit is singular for 1 (`rate(1 minute)`) and plural otherwise.
+    """
+    if expression.startswith(("cron(", "at(")):
+        return None
+    match = _RATE.match(expression)
+    if match is None:
+        raise ValueError(f"not a schedule expression: {expression!r}")
+    value, unit = int(match["value"]), match["unit"]
+    if value < 1 or (value == 1) != (not unit.endswith("s")):
+        raise ValueError(f"not a schedule expression: {expression!r} (write rate(1 minute), rate(5 minutes))")
+    return value * _UNIT_SECONDS[unit.removesuffix("s")]
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One `ScheduleV2` event of a function."""
+
+    name: str
+    expression: str
+    period_seconds: int | None
+    """Of a `rate(...)` expression; None for cron and one-time schedules (the local stack does not run them)."""
+    input: str | None
+    """The JSON text Scheduler passes, with its `<aws.scheduler.*>` keywords; None passes `{}`."""
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
@@ -58,6 +91,8 @@ class FunctionSpec:
     """(METHOD, path) of its HttpApi events."""
     queue_sources: tuple[str, ...]
     """Logical ids of the SQS queues that trigger it."""
+    schedules: tuple[ScheduleSpec, ...] = ()
+    """Its EventBridge Scheduler (`ScheduleV2`) events."""
 
 
 def functions(template: dict[str, Any]) -> list[FunctionSpec]:
@@ -80,6 +115,16 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
                     if e["Type"] == "HttpApi"
                 ),
                 queue_sources=tuple(e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in events if e["Type"] == "SQS"),
+                schedules=tuple(
+                    ScheduleSpec(
+                        name=name,
+                        expression=e["Properties"]["ScheduleExpression"],
+                        period_seconds=rate_seconds(e["Properties"]["ScheduleExpression"]),
+                        input=e["Properties"].get("Input"),
+                    )
+                    for name, e in (props.get("Events") or {}).items()
+                    if e["Type"] == "ScheduleV2"
+                ),
             )
         )
     return specs

@@ -240,6 +240,9 @@ def test_functions_read_only_their_own_secret(resources: dict[str, Any]) -> None
         assert secrets_of(f"ProviderWebhook{name}Function") == expected
     for step in ("Trigger", "Acknowledge", "Reassign", "AssociateServices", "Escalate", "AddNote", "Resolve"):
         assert secrets_of(f"Action{step}Function") == [{"Ref": "PortCredentials"}]
+    # The stale expiry projects to Port; heartbeats only queue alerts (the processor projects them).
+    assert secrets_of("ExpireAlertsFunction") == [{"Ref": "PortCredentials"}]
+    assert secrets_of("HeartbeatsFunction") == []
 
 
 @pytest.mark.parametrize(
@@ -327,3 +330,51 @@ def test_port_api_url_is_one_of_ports_regions(template: dict[str, Any]) -> None:
 def test_secrets_fail_closed(resources: dict[str, Any]) -> None:
     assert resources["WebhookSecrets"]["Properties"]["SecretString"] == "{}"
     assert "GenerateSecretString" not in resources["WebhookSecrets"]["Properties"]
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "expression", "variables", "policies"),
+    [
+        (
+            "ExpireAlertsFunction",
+            "rate(15 minutes)",
+            {"ALERTS_TABLE", "PORT_ENTITIES_TABLE", "PORT_API_URL", "PORT_CREDENTIALS_SECRET_NAME"},
+            [
+                {"DynamoDBCrudPolicy": {"TableName": {"Ref": "AlertsTable"}}},
+                {"DynamoDBCrudPolicy": {"TableName": {"Ref": "PortEntitiesTable"}}},
+                {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "PortCredentials"}}},
+            ],
+        ),
+        (
+            "HeartbeatsFunction",
+            "rate(1 minute)",
+            {"ALERTS_TABLE", "ALERT_QUEUE_URL", "HEARTBEATS", "SERVICE_MAPPING"},
+            [
+                {"DynamoDBReadPolicy": {"TableName": {"Ref": "AlertsTable"}}},
+                {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["AlertQueue", "QueueName"]}}},
+            ],
+        ),
+    ],
+)
+def test_housekeeping_schedules(
+    resources: dict[str, Any], logical_id: str, expression: str, variables: set[str], policies: list[Any]
+) -> None:
+    properties = resources[logical_id]["Properties"]
+    (event,) = properties["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == expression
+    assert variables <= set(properties["Environment"]["Variables"])
+    assert properties["Policies"] == policies
+
+
+def test_housekeeping_settings_are_parameters(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["AlertStaleAfterMinutes"]["Default"] == 1440
+    assert parameters["Heartbeats"]["Default"] == ""
+    expire = resources["ExpireAlertsFunction"]["Properties"]["Environment"]["Variables"]
+    heartbeats = resources["HeartbeatsFunction"]["Properties"]["Environment"]["Variables"]
+    assert expire["ALERT_STALE_AFTER_MINUTES"] == {"Ref": "AlertStaleAfterMinutes"}
+    assert heartbeats["HEARTBEATS"] == {"Ref": "Heartbeats"}
+    # The run's time reaches the function: a retried run is recognised (idempotent per minute).
+    (event,) = resources["HeartbeatsFunction"]["Properties"]["Events"].values()
+    assert '"scheduledTime": "<aws.scheduler.scheduled-time>"' in event["Properties"]["Input"]

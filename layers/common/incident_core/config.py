@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from incident_core.errors import ConfigurationError
 from incident_core.models import Severity, Source
 from incident_core.models.alert_record import AlertRecord
+from incident_core.models.heartbeat import Heartbeats
 from incident_core.models.incident import ProviderName
 
 DEFAULT_SERVICE_MAPPING: dict[Source, tuple[str, ...]] = {
@@ -67,6 +68,8 @@ _ENVIRONMENT = {
     "jira_secret": "JIRA_SECRET",
     "incidentio_secret": "INCIDENTIO_SECRET",
     "firehydrant_secret": "FIREHYDRANT_SECRET",
+    "alert_stale_after_minutes": "ALERT_STALE_AFTER_MINUTES",
+    "heartbeats": "HEARTBEATS",
 }
 
 
@@ -130,6 +133,10 @@ class Settings(BaseModel):
     jira_secret: str = ""
     incidentio_secret: str = ""
     firehydrant_secret: str = ""
+    alert_stale_after_minutes: int = Field(default=1440, ge=1)
+    """An open or acknowledged alert without a notification for this long is resolved as stale."""
+    heartbeats: Heartbeats = ()
+    """Alerts that must keep arriving (dead man's switches); HEARTBEATS is their JSON list."""
 
     def provider_secret(self, provider: ProviderName) -> str:
         """The name of the Secrets Manager secret holding `provider`'s credentials (one per provider)."""

@@ -48,6 +48,8 @@ class AlertRecord(BaseModel):
     notificationCount: int = 1
     statusHistory: tuple[StatusChange, ...] = ()
     flapping: bool = False
+    stale: bool = False
+    """Resolved by the expiry schedule after a long silence, not by its source; the next notification clears it."""
     service: str | None = None
     incidentId: str | None = None
     recentNotificationIds: tuple[str, ...] = ()
@@ -81,7 +83,8 @@ def _is_stale(current: AlertRecord, incoming: AlertNotification) -> bool:
     if alert.source in EPISODIC_SOURCES and current.episodeStartedAt and alert.startedAt:
         if alert.startedAt != current.episodeStartedAt:
             return alert.startedAt < current.episodeStartedAt
-        return current.status is AlertStatus.RESOLVED and alert.status is not AlertStatus.RESOLVED
+        # A resolve guessed from silence (`stale`) is not final: a notification of its episode reopens it.
+        return current.status is AlertStatus.RESOLVED and not current.stale and alert.status is not AlertStatus.RESOLVED
     return incoming.receivedAt < current.statusReceivedAt
 
 
@@ -143,6 +146,7 @@ def apply_notification(
             "statusReceivedAt": incoming.receivedAt,
             "statusHistory": history,
             "service": service or current.service,
+            "stale": False,
         }
     changed = current.model_copy(update=update)
     return changed.model_copy(

@@ -19,6 +19,7 @@ from incident_core.models.incident import Incident
 from incident_core.port.client import BulkUpsertError
 from incident_core.retry import is_retryable_status
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
+from incident_core.usecases.housekeeping import stale_properties
 from incident_core.usecases.postmortem import render_timeline
 
 ALERT_BLUEPRINT = "alert"
@@ -44,7 +45,7 @@ def alert_entity(record: AlertRecord) -> dict[str, Any]:
     return {
         "identifier": record.identifier,
         "title": record.title[:300],
-        "properties": record.as_alert().seed_fields(),
+        "properties": record.as_alert().seed_fields() | stale_properties(record),
         "relations": relations,
     }
 

@@ -1,0 +1,66 @@
+"""Lambda entry points of the housekeeping schedules (EventBridge Scheduler): stale alerts and heartbeats.
+
+They sit beside `handlers.py` and reuse its wiring; the logic is in `usecases/housekeeping.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from incident_core import aws
+from incident_core.config import Settings, get_settings
+from incident_core.handlers import build_projector, logger
+from incident_core.queue import AlertQueue
+from incident_core.store.alerts import AlertStore
+from incident_core.usecases.housekeeping import check_heartbeats, expire_stale_alerts
+
+
+def _alerts(settings: Settings) -> AlertStore:
+    return AlertStore(aws.dynamodb().Table(settings.required("alerts_table")))
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime | None:
+    """The schedule's time from the event (template: `Input` carries `<aws.scheduler.scheduled-time>`).
+
+    It is the same on every retry of one run; None when the function is invoked by hand without it.
+    """
+    value = event.get("scheduledTime")
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(UTC) if value else None
+    except ValueError:
+        return None
+
+
+@logger.inject_lambda_context(clear_state=True)
+def expire_alerts_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Every 15 minutes: resolve alerts without a notification for ALERT_STALE_AFTER_MINUTES, as stale."""
+    settings = get_settings()
+    outcome = expire_stale_alerts(
+        _alerts(settings),
+        lambda: build_projector(settings),
+        stale_after=timedelta(minutes=settings.alert_stale_after_minutes),
+        now=datetime.now(UTC),
+    )
+    expired = [record.identifier for record in outcome.expired]
+    logger.info("resolved stale alerts", extra={"expired": expired, "projected": outcome.projected})
+    return {"expired": expired, "projected": outcome.projected}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def heartbeats_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Every minute: raise the alert of each missing heartbeat (HEARTBEATS), resolve it once seen again."""
+    settings = get_settings()
+    outcome = check_heartbeats(
+        _alerts(settings),
+        AlertQueue(aws.sqs(), settings.required("alert_queue_url")),
+        settings.heartbeats,
+        service_mapping=settings.service_mapping,
+        now=datetime.now(UTC),
+        run_at=scheduled_time(event),
+    )
+    if outcome.missing or outcome.recovered:
+        logger.info("heartbeats", extra={"missing": outcome.missing, "recovered": outcome.recovered})
+    return {"missing": outcome.missing, "recovered": outcome.recovered}
