@@ -24,6 +24,7 @@ DEFAULT_WEBHOOK_SECRETS_FILE = REPO / "events" / "webhook-secrets.example.json"
 DEFAULT_PORT_CLIENT_SECRET = "devstack-port-client-secret"  # noqa: S105 - the documented local default
 """Signs local action runs (`python -m devstack.action`) when PORT_CLIENT_SECRET is not set."""
 CATALOG_FILE = Path(__file__).resolve().parent / "catalog.json"
+PEOPLE_FILE = Path(__file__).resolve().parent / "people.json"
 PORT_DIR = REPO / "port"
 
 
@@ -200,11 +201,14 @@ def seed_local_catalog(aws: EmbeddedAws, resources: LocalResources, catalog_file
 
 def seed_local_entities(aws: EmbeddedAws, resources: LocalResources, port_dir: Path = PORT_DIR) -> int:
     """Without Port, the bundle's example entities (port/entities/: the default escalation policy and the
-    on-call rotation it pages) are read from the local store, so native incidents escalate locally too."""
+    on-call rotation it pages) and devstack/people.json are read from the local store, so native incidents
+    escalate and the skill exchange ranks people locally too."""
     entities = []
     for entity in load_entities(port_dir):
         assert entity.blueprint is not None  # every entity is loaded from its blueprint's folder
         entities.append((entity.blueprint, entity.body))
+    # The skill exchange's responders: example people who own the catalog's services.
+    entities += [("responder", person) for person in json.loads(PEOPLE_FILE.read_text(encoding="utf-8"))]
     _save_local_entities(aws, resources, entities)
     return len(entities)
 

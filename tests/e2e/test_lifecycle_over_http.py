@@ -36,6 +36,9 @@ def port() -> FakePort:
     fake = FakePort(blueprints=port_blueprints())
     for name, calls in CATALOG.items():
         fake.add_entity("service", {"identifier": name, "title": name.title(), "relations": {"dependencies": calls}})
+    for person, skills, owns in (("rita", ["Redis", "Caching"], ["web"]), ("max", ["MongoDB sharding"], ["ledger"])):
+        properties = {"email": f"{person}@example.com", "skills": skills, "ownedServices": owns, "available": True}
+        fake.add_entity("responder", {"identifier": person, "title": person.title(), "properties": properties})
     return fake
 
 
@@ -179,3 +182,12 @@ def test_invalid_inputs_are_400_naming_the_field_and_fail_the_run(port: FakePort
     assert answer.status_code == 400
     assert answer.json()["message"].startswith("inputs.resolution")
     assert port.runs["r_bad_inputs"]["status"] == "FAILURE"
+
+
+def test_the_skill_exchange_finds_the_redis_expert(port: FakePort, stack: LocalStack) -> None:
+    run = _run(port, stack, "find-expert", {}, skill="redis")
+
+    assert run["status"] == "SUCCESS", run["summary"]
+    assert "rita@example.com" in run["summary"]
+    assert "max@example.com" not in run["summary"]
+    assert any("declares" in line for line in run["logs"])

@@ -238,7 +238,8 @@ def test_functions_read_only_their_own_secret(resources: dict[str, Any]) -> None
     for name in ("PagerDuty", "Jira", "IncidentIo", "FireHydrant"):
         expected = sorted([{"Ref": "PortCredentials"}, {"Ref": f"{name}Credentials"}], key=str)
         assert secrets_of(f"ProviderWebhook{name}Function") == expected
-    for step in ("Trigger", "Acknowledge", "Reassign", "AssociateServices", "Escalate", "AddNote", "Resolve"):
+    steps = ("Trigger", "Acknowledge", "Reassign", "AssociateServices", "Escalate", "AddNote", "Resolve", "FindExpert")
+    for step in steps:
         assert secrets_of(f"Action{step}Function") == [{"Ref": "PortCredentials"}]
     # The stale expiry projects to Port; heartbeats only queue alerts (the processor projects them).
     assert secrets_of("ExpireAlertsFunction") == [{"Ref": "PortCredentials"}]

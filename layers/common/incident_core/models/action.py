@@ -141,6 +141,13 @@ class ResolveInputs(StepInputs):
     resolveAlerts: bool = True
 
 
+class FindExpertInputs(StepInputs):
+    """Who can help: `skill` in free text ("mongo sharding"); `addResponder` brings one person in (an email)."""
+
+    skill: OptionalText = None
+    addResponder: Annotated[OptionalText, BeforeValidator(_user)] = None
+
+
 STEP_INPUTS: dict[LifecycleStep, type[StepInputs]] = {
     LifecycleStep.TRIGGER: TriggerInputs,
     LifecycleStep.ACKNOWLEDGE: AcknowledgeInputs,
@@ -149,6 +156,7 @@ STEP_INPUTS: dict[LifecycleStep, type[StepInputs]] = {
     LifecycleStep.ESCALATE: EscalateInputs,
     LifecycleStep.ADD_NOTE: AddNoteInputs,
     LifecycleStep.RESOLVE: ResolveInputs,
+    LifecycleStep.FIND_EXPERT: FindExpertInputs,
 }
 
 

@@ -39,6 +39,7 @@ class LifecycleStep(StrEnum):
     ESCALATE = "escalate"
     ADD_NOTE = "add-note"
     RESOLVE = "resolve"
+    FIND_EXPERT = "find-expert"
 
 
 class TimelineKind(StrEnum):
@@ -51,6 +52,7 @@ class TimelineKind(StrEnum):
     NOTIFIED = "notified"
     NOTE = "note"
     RESOLVED = "resolved"
+    RESPONDER_ADDED = "responder_added"
 
 
 URGENCY_OF_SEVERITY = {

@@ -23,7 +23,7 @@ from incident_core.models.incident import Incident, LifecycleStep
 from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import StepRefused, Unsupported
 from incident_core.store.incidents import IncidentStore, RunRecord
-from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome
+from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector
 
 if TYPE_CHECKING:
@@ -141,16 +141,23 @@ class ActionRunner:
                 raise
             self._finish(run, FAILURE, f"Could not {run.step.value} after {attempt} attempt(s): {error.message}", None)
             return
+        if isinstance(outcome, Answer):
+            self.ledger.finish_run(run.runId, status=SUCCESS, summary=outcome.summary, link=None)
+            self._report(run, outcome.logs, outcome.summary, None)
+            return
         link = self.link(outcome.incident)
         self.ledger.finish_run(
             run.runId, status=SUCCESS, summary=outcome.summary, link=link, incident_id=outcome.incident.identifier
         )
         self.record_metrics(outcome, run.step)
         self._project(outcome.incident, outcome)
+        self._report(run, outcome.logs, outcome.summary, link)
+
+    def _report(self, run: ActionRun, logs: list[str], summary: str, link: str | None) -> None:
         reporter = self.reporter()
-        for line in outcome.logs:
+        for line in logs:
             reporter.log(run.runId, line)
-        reporter.finish(run.runId, SUCCESS, outcome.summary, link)
+        reporter.finish(run.runId, SUCCESS, summary, link)
 
     def _finish(self, run: ActionRun, status: str, summary: str, link: str | None) -> None:
         self.ledger.finish_run(run.runId, status=status, summary=summary, link=link)

@@ -52,6 +52,7 @@ from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.escalation import EscalationControl
 from incident_core.usecases.impact import impacted_services
 from incident_core.usecases.postmortem import render_postmortem
+from incident_core.usecases.skills import find_expert
 
 logger = Logger(child=True)
 
@@ -87,6 +88,14 @@ class StepOutcome:
     logs: list[str]
     changed_alerts: list[AlertRecord] = field(default_factory=list)
     opened: bool = False
+
+
+@dataclass
+class Answer:
+    """A step that answers without changing an incident (a search run without one): what the run shows."""
+
+    summary: str
+    logs: list[str]
 
 
 def new_incident_identifier(now: datetime) -> str:
@@ -622,7 +631,7 @@ def _resolve_alerts(ctx: LifecycleContext, incident: Incident, now: str) -> list
     return changed
 
 
-StepHandler = Callable[[LifecycleContext, ActionRun, StepInputs], StepOutcome]
+StepHandler = Callable[[LifecycleContext, ActionRun, StepInputs], StepOutcome | Answer]
 
 STEPS: dict[LifecycleStep, StepHandler] = {
     LifecycleStep.TRIGGER: trigger,
@@ -632,4 +641,5 @@ STEPS: dict[LifecycleStep, StepHandler] = {
     LifecycleStep.ESCALATE: escalate,
     LifecycleStep.ADD_NOTE: add_note,
     LifecycleStep.RESOLVE: resolve,
+    LifecycleStep.FIND_EXPERT: find_expert,
 }

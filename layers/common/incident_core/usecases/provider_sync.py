@@ -28,7 +28,7 @@ from incident_core.providers.base import (
     ProviderState,
     StepRefused,
 )
-from incident_core.usecases.lifecycle import STEPS, LifecycleContext
+from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome
 
 logger = Logger(child=True)
 
@@ -109,7 +109,9 @@ def apply_provider_event(ctx: LifecycleContext, provider: ProviderName, event: P
             user=f"{event.actor} ({provider.value})",
         )
         try:
-            incident = STEPS[step](echo, run, parse_inputs(run)).incident
+            outcome = STEPS[step](echo, run, parse_inputs(run))
+            if isinstance(outcome, StepOutcome):
+                incident = outcome.incident
         except StepRefused as refused:  # the state already moved on (say, resolved in Port meanwhile)
             logger.info("provider event not applied", extra={"reason": refused.message})
     return incident
