@@ -129,10 +129,6 @@ def main() -> int:
         f"(expected {storm.EXPECTED_ENTITY_WRITES}: first sightings, resolves, re-fire); "
         f"storm took {flood.seconds:.1f} s"
     )
-    print(
-        "  note: the test stack builds a new PortClient per processed batch (its `_port_client` stand-in is\n"
-        "  not cached), so each bulk write fetches a token here; deployed, the cached client reuses one for 3 h."
-    )
     results["storm"] = flood.as_json()
 
     elapsed = time.perf_counter() - started
