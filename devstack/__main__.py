@@ -28,6 +28,7 @@ from devstack.stack import (
     aws_environment,
     seed_local_catalog,
     seed_local_entities,
+    seed_local_people,
 )
 from devstack.stepfunctions import LocalStepFunctions, local_invoker
 from devstack.template import functions, load_template
@@ -84,6 +85,7 @@ def start(
     if not port_credentials["clientId"]:
         seed_local_catalog(aws, resources)
         seed_local_entities(aws, resources)
+        seed_local_people(aws, resources)
     specs = functions(template)
     built = local_functions(specs, resources, base)
     step_functions = LocalStepFunctions.launch(

@@ -201,16 +201,20 @@ def seed_local_catalog(aws: EmbeddedAws, resources: LocalResources, catalog_file
 
 def seed_local_entities(aws: EmbeddedAws, resources: LocalResources, port_dir: Path = PORT_DIR) -> int:
     """Without Port, the bundle's example entities (port/entities/: the default escalation policy and the
-    on-call rotation it pages) and devstack/people.json are read from the local store, so native incidents
-    escalate and the skill exchange ranks people locally too."""
+    on-call rotation it pages) are read from the local store, so native incidents escalate locally too."""
     entities = []
     for entity in load_entities(port_dir):
         assert entity.blueprint is not None  # every entity is loaded from its blueprint's folder
         entities.append((entity.blueprint, entity.body))
-    # The skill exchange's responders: example people who own the catalog's services.
-    entities += [("responder", person) for person in json.loads(PEOPLE_FILE.read_text(encoding="utf-8"))]
     _save_local_entities(aws, resources, entities)
     return len(entities)
+
+
+def seed_local_people(aws: EmbeddedAws, resources: LocalResources, people_file: Path = PEOPLE_FILE) -> int:
+    """The skill exchange's responders for the local stack: example people who own the catalog's services."""
+    people = json.loads(people_file.read_text(encoding="utf-8"))
+    _save_local_entities(aws, resources, [("responder", person) for person in people])
+    return len(people)
 
 
 def _save_local_entities(
