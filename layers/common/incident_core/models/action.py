@@ -10,6 +10,7 @@ from incident_core.errors import MalformedRequest
 from incident_core.models.alert import Severity
 from incident_core.models.incident import LifecycleStep, ProviderName
 from incident_core.normalizers.common import dig, mapping
+from incident_core.validation import first_problem
 
 
 class ActionRun(BaseModel):
@@ -72,9 +73,8 @@ def parse_action_run(step: LifecycleStep, payload: Any) -> ActionRun:
     try:
         return ActionRun.model_validate({**fields, "step": step})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "body"
-        raise MalformedRequest(names.get(field, field), first["msg"]) from exc
+        field, problem = first_problem(exc, default="body")
+        raise MalformedRequest(names.get(field, field), problem) from exc
 
 
 def _identifiers(value: Any) -> Any:
@@ -165,6 +165,5 @@ def parse_inputs(run: ActionRun) -> StepInputs:
     try:
         return STEP_INPUTS[run.step].model_validate(run.inputs)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        location = ".".join(str(part) for part in first["loc"])
-        raise MalformedRequest(f"inputs.{location}" if location else "inputs", first["msg"]) from exc
+        field, problem = first_problem(exc, default="")
+        raise MalformedRequest(f"inputs.{field}" if field else "inputs", problem) from exc

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incident_core.errors import ConfigurationError
+from incident_core.validation import first_problem
 
 FALLBACK_LEVEL = -1
 
@@ -84,6 +85,5 @@ def parse_policy(document: Any, *, source: str) -> EscalationPolicy:
     try:
         return EscalationPolicy.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "policy"
-        raise ConfigurationError(f"escalation policy {source} is invalid: {field}: {first['msg']}") from exc
+        field, problem = first_problem(exc, default="policy")
+        raise ConfigurationError(f"escalation policy {source} is invalid: {field}: {problem}") from exc

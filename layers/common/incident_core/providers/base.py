@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from incident_core.errors import ConfigurationError, IncidentCoreError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
+from incident_core.validation import first_problem
 
 
 class Unsupported(IncidentCoreError):
@@ -121,6 +122,5 @@ def parse_credentials(
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "secret"
-        raise ConfigurationError(f"the {provider.value} credentials are incomplete: {field}: {first['msg']}") from exc
+        field, problem = first_problem(exc, default="secret")
+        raise ConfigurationError(f"the {provider.value} credentials are incomplete: {field}: {problem}") from exc

@@ -62,6 +62,7 @@ from incident_core.providers.base import (
 )
 from incident_core.providers.context import incident_context, is_email
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.validation import first_problem
 
 if TYPE_CHECKING:
     from incident_core.providers import ProviderContext
@@ -468,10 +469,9 @@ def _parse(model: type[Answer], value: Any) -> Answer:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "answer"
+        where, problem = first_problem(exc, default="answer")
         raise ProviderApiError(
-            f"{VENDOR} answered in an unexpected shape: {where}: {error['msg']}", retryable=False
+            f"{VENDOR} answered in an unexpected shape: {where}: {problem}", retryable=False
         ) from exc
 
 
