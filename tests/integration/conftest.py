@@ -4,7 +4,8 @@ handlers run with their own template environments, and a validating fake of Port
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from incident_core import aws, handlers
 from incident_core.models import Source
 from incident_core.port.client import PortClient
 from incident_core.retry import RetryPolicy
+from incident_core.store.projections import Projection, ProjectionStore
 from tests.fakes.port import FakePort
 
 PORT_URL = "https://api.port.example"
@@ -147,3 +149,75 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
     return build_stack(monkeypatch)
+
+
+# Building blocks of the stores-level tests (lifecycle, escalation, skill exchange), under `aws_env`
+
+
+def create_table(name: str) -> Any:
+    """A table as template.yaml declares them: partition key `pk` (a string), on demand."""
+    return aws.dynamodb().create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+
+
+def seed_entities(store: ProjectionStore, entities: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Catalog entities (blueprint, entity) where the local directory reads them, as Port would hold them."""
+    store.save(
+        Projection(
+            blueprint=blueprint,
+            identifier=entity["identifier"],
+            visibleHash="seed",
+            entity=entity,
+            projectedAt="2026-11-27T08:00:00.000Z",
+            syncedToPort=False,
+        )
+        for blueprint, entity in entities
+    )
+
+
+@dataclass
+class PagesTopic:
+    """The escalation SNS topic with a queue subscribed, so a test can read what was paged."""
+
+    arn: str
+    queue_url: str
+    sns: Any
+    sqs: Any
+
+    @classmethod
+    def create(cls) -> PagesTopic:
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        arn = sns.create_topic(Name="EscalationTopic")["TopicArn"]
+        queue = sqs.create_queue(QueueName="pages")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
+        return cls(arn, queue, sns, sqs)
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every page so far (each read once)."""
+        pages = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                pages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return pages
+
+
+def serialize_dynamodb_requests(client: Any) -> None:
+    """DynamoDB applies each request (a conditional put included) atomically; moto's in-process backend
+    does not guard against threads, so requests are serialized here to give races real semantics."""
+    lock = threading.Lock()
+
+    def acquire(**_: Any) -> None:  # a before-call handler that returns a value would replace the response
+        lock.acquire()
+
+    def release(**_: Any) -> None:
+        lock.release()
+
+    client.meta.events.register("before-call.dynamodb", acquire)
+    client.meta.events.register("after-call.dynamodb", release)

@@ -16,6 +16,7 @@ from incident_core.store.projections import Projection, ProjectionStore
 from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, PortDirectory
 from incident_core.usecases.impact import impacted_services
 from tests.fakes.port import FAKE_PORT_URL, FakePort
+from tests.integration.conftest import create_table
 
 SEARCH_ROUTE = "POST /v1/blueprints/{blueprint_identifier}/entities/search"
 
@@ -142,13 +143,7 @@ def _projection(blueprint: str, entity: dict[str, Any]) -> Projection:
 
 @pytest.fixture
 def projection_store(aws_env: None) -> ProjectionStore:
-    table = aws.dynamodb().create_table(
-        TableName="PortEntitiesTable",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
-    return ProjectionStore(aws.dynamodb(), table)
+    return ProjectionStore(aws.dynamodb(), create_table("PortEntitiesTable"))
 
 
 def test_local_catalog_returns_the_kept_entities_of_its_blueprint_only(projection_store: ProjectionStore) -> None:

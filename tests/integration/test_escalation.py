@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from incident_core import aws
 from incident_core.errors import ConfigurationError
@@ -19,7 +17,7 @@ from incident_core.models.escalation import FALLBACK_LEVEL, parse_policy
 from incident_core.models.incident import Incident, IncidentStatus, TimelineKind
 from incident_core.notifications import Pagers, SnsNotifier
 from incident_core.store.incidents import IncidentStore
-from incident_core.store.projections import Projection, ProjectionStore
+from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
 from incident_core.usecases.escalation import (
     POLICY_BLUEPRINT,
@@ -28,6 +26,7 @@ from incident_core.usecases.escalation import (
     StepFunctionsEscalations,
     reconcile_escalations,
 )
+from tests.integration.conftest import PagesTopic, create_table, seed_entities
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # a Friday, 11:00 in Berlin
@@ -52,8 +51,7 @@ ROTATION = {
 class Escalations:
     tasks: EscalationTasks
     incidents: IncidentStore
-    pages_queue: str
-    sqs: Any
+    topic: PagesTopic
 
     def incident(self, status: IncidentStatus = IncidentStatus.TRIGGERED) -> Incident:
         incident = Incident(
@@ -69,70 +67,33 @@ class Escalations:
         return incident
 
     def pages(self) -> list[dict[str, Any]]:
-        found = []
-        while messages := self.sqs.receive_message(QueueUrl=self.pages_queue, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.pages_queue, ReceiptHandle=message["ReceiptHandle"])
-        return found
+        return self.topic.received()
 
     def state(self, **changes: Any) -> dict[str, Any]:
         return {"incidentId": "inc-20261127-100000-abc123", "policyId": "payments", **changes}
 
 
 @pytest.fixture
-def escalations(monkeypatch: pytest.MonkeyPatch) -> Iterator[Escalations]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    aws.reset_clients()
-    with mock_aws():
-        tables = {name: _table(name) for name in ("IncidentsTable", "PortEntitiesTable")}
-        store = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
-        store.save(
-            [
-                _entity(POLICY_BLUEPRINT, "payments", {"title": "Payments", "properties": POLICY}),
-                _entity(ROTATION_BLUEPRINT, "payments-primary", {"properties": ROTATION}),
-            ]
-        )
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        topic = sns.create_topic(Name="EscalationTopic")["TopicArn"]
-        queue = sqs.create_queue(QueueName="pages")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-        incidents = IncidentStore(tables["IncidentsTable"])
-        tasks = EscalationTasks(
-            incidents=incidents,
-            directory=lambda: LocalDirectory(store),
-            pager=lambda: Pagers([SnsNotifier(sns, topic)]),
-            link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
-            clock=lambda: NOW,
-        )
-        yield Escalations(tasks, incidents, queue, sqs)
-    aws.reset_clients()
-
-
-def _table(name: str) -> Any:
-    return aws.dynamodb().create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+def escalations(aws_env: None) -> Escalations:
+    tables = {name: create_table(name) for name in ("IncidentsTable", "PortEntitiesTable")}
+    store = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
+    seed_entities(
+        store,
+        [
+            (POLICY_BLUEPRINT, {"identifier": "payments", "title": "Payments", "properties": POLICY}),
+            (ROTATION_BLUEPRINT, {"identifier": "payments-primary", "properties": ROTATION}),
+        ],
     )
-
-
-def _entity(blueprint: str, identifier: str, body: dict[str, Any]) -> Projection:
-    return Projection(
-        blueprint=blueprint,
-        identifier=identifier,
-        visibleHash="seed",
-        entity={"identifier": identifier, **body},
-        projectedAt="2026-11-27T09:00:00.000Z",
-        syncedToPort=False,
+    topic = PagesTopic.create()
+    incidents = IncidentStore(tables["IncidentsTable"])
+    tasks = EscalationTasks(
+        incidents=incidents,
+        directory=lambda: LocalDirectory(store),
+        pager=lambda: Pagers([SnsNotifier(topic.sns, topic.arn)]),
+        link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
+        clock=lambda: NOW,
     )
+    return Escalations(tasks, incidents, topic)
 
 
 def test_the_first_level_pages_whoever_is_on_call_and_says_how_long_to_wait(escalations: Escalations) -> None:

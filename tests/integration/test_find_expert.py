@@ -3,15 +3,11 @@ directory, history from the incident store, and the native provider's notifier f
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from incident_core import aws
 from incident_core.config import Settings
@@ -30,11 +26,12 @@ from incident_core.providers import ProviderContext, provider_for
 from incident_core.providers.base import StepRefused
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
-from incident_core.store.projections import Projection, ProjectionStore
+from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
 from incident_core.usecases.escalation import ROTATION_BLUEPRINT
 from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.skills import RESPONDER_BLUEPRINT, ExpertSearch, search_experts
+from tests.integration.conftest import PagesTopic, create_table, seed_entities
 
 REGION = "us-east-1"
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -74,8 +71,7 @@ ROTATIONS = [
 @dataclass
 class World:
     ctx: LifecycleContext
-    pages_queue: str
-    sqs: Any
+    topic: PagesTopic
 
     def incident(self, identifier: str = "inc-now", **fields: Any) -> Incident:
         incident = Incident(
@@ -126,59 +122,28 @@ class World:
         return search_experts(self.ctx, run, parse_inputs(run))
 
     def pages(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=self.pages_queue, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
+        return self.topic.received()
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    aws.reset_clients()
-    with mock_aws():
-        tables = {name: _table(name) for name in ("AlertsTable", "IncidentsTable", "PortEntitiesTable")}
-        projections = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
-        projections.save(
-            Projection(
-                blueprint=blueprint,
-                identifier=entity["identifier"],
-                visibleHash="seed",
-                entity=entity,
-                projectedAt="2026-11-27T08:00:00.000Z",
-                syncedToPort=False,
-            )
-            for blueprint, entity in [*RESPONDERS, *ROTATIONS]
-        )
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        topic = sns.create_topic(Name="EscalationTopic")["TopicArn"]
-        pages = sqs.create_queue(QueueName="pages")["QueueUrl"]
-        pages_arn = sqs.get_queue_attributes(QueueUrl=pages, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pages_arn)
-        providers = ProviderContext(
-            notifier=lambda: SnsNotifier(sns, topic), link=lambda identifier: f"https://app.port.io/x/{identifier}"
-        )
-        ctx = LifecycleContext(
-            incidents=IncidentStore(tables["IncidentsTable"]),
-            alerts=AlertStore(tables["AlertsTable"]),
-            provider=lambda name: provider_for(name, providers),
-            directory=lambda: LocalDirectory(projections),
-            settings=Settings(),
-            clock=lambda: T0,
-        )
-        yield World(ctx, pages, sqs)
-    aws.reset_clients()
-
-
-def _table(name: str) -> Any:
-    return aws.dynamodb().create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+def world(aws_env: None) -> World:
+    tables = {name: create_table(name) for name in ("AlertsTable", "IncidentsTable", "PortEntitiesTable")}
+    projections = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
+    seed_entities(projections, [*RESPONDERS, *ROTATIONS])
+    topic = PagesTopic.create()
+    providers = ProviderContext(
+        notifier=lambda: SnsNotifier(topic.sns, topic.arn),
+        link=lambda identifier: f"https://app.port.io/x/{identifier}",
     )
+    ctx = LifecycleContext(
+        incidents=IncidentStore(tables["IncidentsTable"]),
+        alerts=AlertStore(tables["AlertsTable"]),
+        provider=lambda name: provider_for(name, providers),
+        directory=lambda: LocalDirectory(projections),
+        settings=Settings(),
+        clock=lambda: T0,
+    )
+    return World(ctx, topic)
 
 
 # Ranking

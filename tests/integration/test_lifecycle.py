@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from incident_core import aws
 from incident_core.config import Settings
@@ -26,10 +22,11 @@ from incident_core.providers import ProviderContext, provider_for
 from incident_core.providers.base import ProviderEvent, ProviderState, StepRefused
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
-from incident_core.store.projections import Projection, ProjectionStore
+from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
 from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome, correlate_alert
 from incident_core.usecases.provider_sync import EchoProvider, apply_provider_event, reconcile
+from tests.integration.conftest import PagesTopic, create_table, seed_entities, serialize_dynamodb_requests
 
 REGION = "us-east-1"
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -58,8 +55,7 @@ class Clock:
 class World:
     ctx: LifecycleContext
     clock: Clock
-    sqs_topic_queue: str
-    sqs: Any
+    topic: PagesTopic
 
     def run(self, step: LifecycleStep, entity: str | dict[str, Any] | None = None, **inputs: Any) -> StepOutcome:
         run_id = f"r_{step.value}_{len(self.ctx.incidents.get(entity).timeline) if isinstance(entity, str) else 0}"
@@ -89,76 +85,33 @@ class World:
         return record
 
     def pages(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=self.sqs_topic_queue, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
+        return self.topic.received()
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    aws.reset_clients()
-    with mock_aws():
-        _make_each_request_atomic(aws.dynamodb().meta.client)
-        tables = {name: _table(name) for name in ("AlertsTable", "IncidentsTable", "PortEntitiesTable")}
-        projections = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
-        projections.save(
-            Projection(
-                blueprint="service",
-                identifier=name,
-                visibleHash="seed",
-                entity={"identifier": name, "relations": {"dependencies": calls}},
-                projectedAt="2026-11-27T08:00:00.000Z",
-                syncedToPort=False,
-            )
-            for name, calls in CATALOG.items()
-        )
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        topic = sns.create_topic(Name="EscalationTopic")["TopicArn"]
-        pages = sqs.create_queue(QueueName="pages")["QueueUrl"]
-        pages_arn = sqs.get_queue_attributes(QueueUrl=pages, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pages_arn)
-        clock = Clock()
-        providers = ProviderContext(
-            notifier=lambda: SnsNotifier(sns, topic), link=lambda identifier: f"https://app.port.io/x/{identifier}"
-        )
-        ctx = LifecycleContext(
-            incidents=IncidentStore(tables["IncidentsTable"]),
-            alerts=AlertStore(tables["AlertsTable"]),
-            provider=lambda name: provider_for(name, providers),
-            directory=lambda: LocalDirectory(projections),
-            settings=Settings(),
-            clock=clock,
-        )
-        yield World(ctx, clock, pages, sqs)
-    aws.reset_clients()
-
-
-def _make_each_request_atomic(client: Any) -> None:
-    """DynamoDB applies each request (a conditional put included) atomically; moto's in-process backend
-    does not guard against threads, so requests are serialized here to give the races real semantics."""
-    lock = threading.Lock()
-
-    def acquire(**_: Any) -> None:  # a before-call handler that returns a value would replace the response
-        lock.acquire()
-
-    def release(**_: Any) -> None:
-        lock.release()
-
-    client.meta.events.register("before-call.dynamodb", acquire)
-    client.meta.events.register("after-call.dynamodb", release)
-
-
-def _table(name: str) -> Any:
-    return aws.dynamodb().create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+def world(aws_env: None) -> World:
+    serialize_dynamodb_requests(aws.dynamodb().meta.client)
+    tables = {name: create_table(name) for name in ("AlertsTable", "IncidentsTable", "PortEntitiesTable")}
+    projections = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
+    seed_entities(
+        projections,
+        [("service", {"identifier": name, "relations": {"dependencies": calls}}) for name, calls in CATALOG.items()],
     )
+    pages = PagesTopic.create()
+    clock = Clock()
+    providers = ProviderContext(
+        notifier=lambda: SnsNotifier(pages.sns, pages.arn),
+        link=lambda identifier: f"https://app.port.io/x/{identifier}",
+    )
+    ctx = LifecycleContext(
+        incidents=IncidentStore(tables["IncidentsTable"]),
+        alerts=AlertStore(tables["AlertsTable"]),
+        provider=lambda name: provider_for(name, providers),
+        directory=lambda: LocalDirectory(projections),
+        settings=Settings(),
+        clock=clock,
+    )
+    return World(ctx, clock, pages)
 
 
 def _open_manually(world: World) -> Incident:

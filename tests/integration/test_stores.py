@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from incident_core import aws
 from incident_core.errors import Conflict
@@ -24,43 +23,20 @@ from incident_core.store import versioned
 from incident_core.store.alerts import AlertStore
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
 from incident_core.usecases.projection import ALERT_BLUEPRINT, Projector, alert_entity, visible_hash
+from tests.integration.conftest import create_table
 
 REGION = "us-east-1"
 NOW = "2026-11-27T09:00:00.000Z"
 
 
 @pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    aws.reset_clients()
-    with mock_aws():
-        yield
-    aws.reset_clients()
-
-
-def _create_table(name: str) -> Any:
-    resource = aws.dynamodb()
-    return resource.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+def alert_store(aws_env: None) -> AlertStore:
+    return AlertStore(create_table("AlertsTable"))
 
 
 @pytest.fixture
-def alert_store(moto_aws: None) -> AlertStore:
-    return AlertStore(_create_table("AlertsTable"))
-
-
-@pytest.fixture
-def projection_store(moto_aws: None) -> ProjectionStore:
-    return ProjectionStore(aws.dynamodb(), _create_table("PortEntitiesTable"))
+def projection_store(aws_env: None) -> ProjectionStore:
+    return ProjectionStore(aws.dynamodb(), create_table("PortEntitiesTable"))
 
 
 def _alert(external_id: str = "3f1c9a7e5b2d4c60", **changes: Any) -> Alert:
@@ -311,8 +287,8 @@ class _ThrottlingResource:
         return answer  # type: ignore[no-any-return]
 
 
-def test_projection_store_hashes_asks_again_for_unprocessed_keys(moto_aws: None) -> None:
-    table = _create_table("PortEntitiesTable")
+def test_projection_store_hashes_asks_again_for_unprocessed_keys(aws_env: None) -> None:
+    table = create_table("PortEntitiesTable")
     ProjectionStore(aws.dynamodb(), table).save([_projection("a"), _projection("b"), _projection("c")])
     resource = _ThrottlingResource(aws.dynamodb())
 
@@ -469,7 +445,7 @@ def _receive_all(url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def test_alert_queue_send_groups_by_dedup_key(moto_aws: None) -> None:
+def test_alert_queue_send_groups_by_dedup_key(aws_env: None) -> None:
     url = _fifo("AlertQueue.fifo")
     notifications = [
         _note(_alert(f"ext-{i % 3}", title=f"alert {i}"), f"req-{i}:{i % 3}", f"2026-11-27T08:15:{i:02d}.000Z")
@@ -491,7 +467,7 @@ def test_alert_queue_send_groups_by_dedup_key(moto_aws: None) -> None:
     assert by_id == {}
 
 
-def test_alert_queue_send_twice_queues_once(moto_aws: None) -> None:
+def test_alert_queue_send_twice_queues_once(aws_env: None) -> None:
     url = _fifo("AlertQueue.fifo")
     notification = _note(_alert(), "req-1:0")
     queue = AlertQueue(aws.sqs(), url)
@@ -502,7 +478,7 @@ def test_alert_queue_send_twice_queues_once(moto_aws: None) -> None:
     assert len(_receive_all(url)) == 1
 
 
-def test_redrive_moves_messages_back_keeping_their_group(moto_aws: None) -> None:
+def test_redrive_moves_messages_back_keeping_their_group(aws_env: None) -> None:
     dlq = _fifo("AlertDeadLetterQueue.fifo")
     queue = _fifo("AlertQueue.fifo")
     notifications = [_note(_alert(f"ext-{i % 2}"), f"req-{i}:0") for i in range(12)]
@@ -527,7 +503,7 @@ def test_redrive_moves_messages_back_keeping_their_group(moto_aws: None) -> None
     assert len(order) == 2
 
 
-def test_redrive_respects_the_limit(moto_aws: None) -> None:
+def test_redrive_respects_the_limit(aws_env: None) -> None:
     dlq = _fifo("AlertDeadLetterQueue.fifo")
     queue = _fifo("AlertQueue.fifo")
     AlertQueue(aws.sqs(), dlq).send([_note(_alert(f"ext-{i}"), f"req-{i}:0") for i in range(5)])
