@@ -183,52 +183,49 @@ class PortClient:
             body["terminationStatus"] = termination_status
         self._call("POST", f"/v1/actions/runs/{_segment(run_id)}/logs", content=_encode(body))
 
-    # Blueprints
+    # Blueprints, actions (and automations, both under /v1/actions) and pages (beta: see the docstring)
 
     def get_blueprint(self, identifier: str) -> dict[str, Any] | None:
-        path = f"/v1/blueprints/{_segment(identifier)}"
-        response = self._call_optional("GET", path)
-        return None if response is None else _object_field(response, "blueprint", "GET", path)
+        return self._get_resource("blueprints", "blueprint", identifier)
 
     def create_blueprint(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._call("POST", "/v1/blueprints", content=_encode(body))
-        return _object_field(response, "blueprint", "POST", "/v1/blueprints")
+        return self._create_resource("blueprints", "blueprint", body)
 
     def update_blueprint(self, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the blueprint (PUT): properties and relations missing from `body` are removed."""
-        path = f"/v1/blueprints/{_segment(identifier)}"
-        return _object_field(self._call("PUT", path, content=_encode(body)), "blueprint", "PUT", path)
-
-    # Actions and automations (both live under /v1/actions)
+        return self._replace_resource("blueprints", "blueprint", identifier, body)
 
     def get_action(self, identifier: str) -> dict[str, Any] | None:
-        path = f"/v1/actions/{_segment(identifier)}"
-        response = self._call_optional("GET", path)
-        return None if response is None else _object_field(response, "action", "GET", path)
+        return self._get_resource("actions", "action", identifier)
 
     def create_action(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._call("POST", "/v1/actions", content=_encode(body))
-        return _object_field(response, "action", "POST", "/v1/actions")
+        return self._create_resource("actions", "action", body)
 
     def update_action(self, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
-        path = f"/v1/actions/{_segment(identifier)}"
-        return _object_field(self._call("PUT", path, content=_encode(body)), "action", "PUT", path)
-
-    # Pages (beta: see the module docstring)
+        return self._replace_resource("actions", "action", identifier, body)
 
     def get_page(self, identifier: str) -> dict[str, Any] | None:
-        path = f"/v1/pages/{_segment(identifier)}"
-        response = self._call_optional("GET", path)
-        return None if response is None else _object_field(response, "page", "GET", path)
+        return self._get_resource("pages", "page", identifier)
 
     def create_page(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self._call("POST", "/v1/pages", content=_encode(body))
-        return _object_field(response, "page", "POST", "/v1/pages")
+        return self._create_resource("pages", "page", body)
 
     def update_page(self, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the page (PUT): widgets missing from `body` are removed."""
-        path = f"/v1/pages/{_segment(identifier)}"
-        return _object_field(self._call("PUT", path, content=_encode(body)), "page", "PUT", path)
+        return self._replace_resource("pages", "page", identifier, body)
+
+    def _get_resource(self, collection: str, key: str, identifier: str) -> dict[str, Any] | None:
+        path = f"/v1/{collection}/{_segment(identifier)}"
+        response = self._call_optional("GET", path)
+        return None if response is None else _object_field(response, key, "GET", path)
+
+    def _create_resource(self, collection: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/v1/{collection}"
+        return _object_field(self._call("POST", path, content=_encode(body)), key, "POST", path)
+
+    def _replace_resource(self, collection: str, key: str, identifier: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/v1/{collection}/{_segment(identifier)}"
+        return _object_field(self._call("PUT", path, content=_encode(body)), key, "PUT", path)
 
     # Transport
 
