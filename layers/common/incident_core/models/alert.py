@@ -49,6 +49,11 @@ class AlertStatus(StrEnum):
 _PORT_IDENTIFIER_MAX = 1000
 
 
+def dedup_key(source: Source | str, external_id: str) -> str:
+    """(source, externalId) as one string: the store's key and the queue's message group."""
+    return f"{Source(source).value}-{external_id}"
+
+
 def port_identifier(raw: str) -> str:
     """Sanitize `raw` to Port's identifier pattern; a short hash keeps sanitized values distinct."""
     cleaned = "".join(ch if _allowed_in_identifier(ch) else "-" for ch in raw)
@@ -79,8 +84,7 @@ class Alert(BaseModel):
 
     @property
     def dedup_key(self) -> str:
-        """(source, externalId) as one string: the store's key and the queue's message group."""
-        return f"{self.source.value}-{self.externalId}"
+        return dedup_key(self.source, self.externalId)
 
     @property
     def identifier(self) -> str:

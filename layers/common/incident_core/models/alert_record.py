@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incident_core.models.alert import Alert, AlertStatus, Severity, Source
+from incident_core.models.alert import Alert, AlertStatus, Severity, Source, dedup_key
 from incident_core.models.notification import AlertNotification
 
 RECENT_NOTIFICATION_IDS = 50
@@ -57,7 +57,7 @@ class AlertRecord(BaseModel):
 
     @property
     def dedup_key(self) -> str:
-        return f"{self.source.value}-{self.externalId}"
+        return dedup_key(self.source, self.externalId)
 
     def as_alert(self) -> Alert:
         return Alert(

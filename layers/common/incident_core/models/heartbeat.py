@@ -12,7 +12,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from incident_core.models.alert import Severity, Source
+from incident_core.models.alert import Severity, Source, dedup_key
 
 HEARTBEAT_ID_PREFIX = "heartbeat:"
 
@@ -51,7 +51,7 @@ class Heartbeat(BaseModel):
 
     @property
     def dedup_key(self) -> str:
-        return f"{self.source.value}-{self.external_id}"
+        return dedup_key(self.source, self.external_id)
 
     @property
     def watched(self) -> str:

@@ -27,7 +27,7 @@ from incident_core.models.action import (
     StepInputs,
     TriggerInputs,
 )
-from incident_core.models.alert import AlertStatus, Severity
+from incident_core.models.alert import AlertStatus, Severity, dedup_key
 from incident_core.models.alert_record import AlertRecord, StatusChange
 from incident_core.models.incident import (
     URGENCY_OF_SEVERITY,
@@ -449,7 +449,7 @@ def trigger(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepOu
 def _alert_of_entity(ctx: LifecycleContext, entity: dict[str, Any]) -> AlertRecord:
     properties = entity.get("properties") or {}
     source, external_id = properties.get("source"), properties.get("externalId")
-    record = ctx.alerts.get(f"{source}-{external_id}") if source and external_id else None
+    record = ctx.alerts.get(dedup_key(source, external_id)) if source and external_id else None
     if record is None:
         raise NotFound(f"The alert {entity.get('identifier')} is not stored in this deployment.")
     return record
@@ -610,9 +610,9 @@ def resolve(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepOu
 
 def _resolve_alerts(ctx: LifecycleContext, incident: Incident, now: str) -> list[AlertRecord]:
     changed = []
-    for dedup_key in incident.alerts:
+    for alert_key in incident.alerts:
         record, written = ctx.alerts.change(
-            dedup_key,
+            alert_key,
             lambda current: (
                 None
                 if current is None or current.status is AlertStatus.RESOLVED
