@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from incident_core.models.alert_record import AlertRecord
+from incident_core.store.scan import scan_items
 from incident_core.store.versioned import change_versioned, put_versioned
 
 if TYPE_CHECKING:
@@ -47,13 +48,6 @@ class AlertStore:
         put_versioned(self._table, item, expected_version=expected_version)
 
     def scan(self) -> Iterator[AlertRecord]:
-        """Every alert; the CLI's listing (an operator's view, not a hot path)."""
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**kwargs)
-            for item in page.get("Items", []):
-                if str(item.get("pk", "")).startswith(ALERT_KEY_PREFIX):
-                    yield AlertRecord.model_validate_json(str(item["doc"]))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Every alert; the CLI's listing and the scheduled jobs."""
+        for item in scan_items(self._table, key_prefix=ALERT_KEY_PREFIX):
+            yield AlertRecord.model_validate_json(str(item["doc"]))

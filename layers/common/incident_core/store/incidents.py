@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from incident_core.models.incident import Incident
+from incident_core.store.scan import scan_items
 from incident_core.store.versioned import change_versioned, is_conditional_failure, put_versioned
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class IncidentStore:
         put_versioned(self._table, item, expected_version=expected_version)
 
     def scan(self) -> Iterator[Incident]:
-        for item in self._scan_prefix(INCIDENT_PREFIX):
+        for item in scan_items(self._table, key_prefix=INCIDENT_PREFIX):
             yield Incident.model_validate_json(str(item["doc"]))
 
     # Correlation
@@ -180,17 +181,6 @@ class IncidentStore:
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
         )
-
-    def _scan_prefix(self, prefix: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**kwargs)
-            for item in page.get("Items", []):
-                if str(item.get("pk", "")).startswith(prefix):
-                    yield item
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _claim(item: dict[str, Any]) -> CorrelationClaim:

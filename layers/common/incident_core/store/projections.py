@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from incident_core.store.scan import scan_items
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
 
@@ -75,19 +77,13 @@ class ProjectionStore:
                 )
 
     def entities(self, blueprint: str | None = None) -> Iterator[Projection]:
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._table.scan(**kwargs)
-            for item in page.get("Items", []):
-                if blueprint is None or item.get("blueprint") == blueprint:
-                    yield Projection(
-                        blueprint=str(item["blueprint"]),
-                        identifier=str(item["pk"]).partition("#")[2],
-                        visibleHash=str(item["visibleHash"]),
-                        entity=json.loads(str(item["entity"])),
-                        projectedAt=str(item["projectedAt"]),
-                        syncedToPort=bool(item["syncedToPort"]),
-                    )
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in scan_items(self._table):
+            if blueprint is None or item.get("blueprint") == blueprint:
+                yield Projection(
+                    blueprint=str(item["blueprint"]),
+                    identifier=str(item["pk"]).partition("#")[2],
+                    visibleHash=str(item["visibleHash"]),
+                    entity=json.loads(str(item["entity"])),
+                    projectedAt=str(item["projectedAt"]),
+                    syncedToPort=bool(item["syncedToPort"]),
+                )
