@@ -266,12 +266,14 @@ def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     running escalations follow their incidents."""
     settings = get_settings()
     lifecycle = build_lifecycle(settings)
-    changed = reconcile(lifecycle, [i for i in lifecycle.incidents.scan() if i.is_open])
+    incidents = list(lifecycle.incidents.scan())
+    changed = reconcile(lifecycle, [i for i in incidents if i.is_open])
     build_projector(settings).project_incidents(changed)
     escalations: dict[str, list[str]] = {}
     if lifecycle.escalations is not None:
-        open_incidents = [i for i in lifecycle.incidents.scan() if i.is_open or i.escalationPolicy]
-        escalations = reconcile_escalations(lifecycle.escalations(), open_incidents)
+        # Resolved incidents too: an escalation still running for one is stopped.
+        with_policy = [i for i in incidents if i.escalationPolicy]
+        escalations = reconcile_escalations(lifecycle.escalations(), with_policy)
     logger.info("reconciled", extra={"changed": len(changed), **escalations})
     return {"changed": [incident.identifier for incident in changed], **escalations}
 
