@@ -150,9 +150,17 @@ Incident Lifecycle for Port: local stack is up.
       --data-binary @events/webhooks/prometheus/firing.body.json
     .venv/bin/python -m devstack.send prometheus firing      # any sample: events/webhooks/<source>/<name>
 
-  Look at what arrived:
+  Look at what arrived (the firing sample's critical alert also opens an incident):
     .venv/bin/python -m incident_core alerts list --local
+    .venv/bin/python -m incident_core incidents list --local
     .venv/bin/python -m incident_core port entities --local
+
+  Run Port's actions on an incident, signed as Port signs them:
+    .venv/bin/python -m devstack.action acknowledge --entity <incident id>
+    .venv/bin/python -m devstack.action resolve --entity <incident id> --input resolution="Rolled back"
+    .venv/bin/python -m devstack.action find-expert --input skill=redis
+
+  Escalation policy: {stack.resources.references.get("DefaultEscalationPolicy") or "none (set DEVSTACK_PARAM_DefaultEscalationPolicy=default)"}
 
 Ctrl-C stops it.
 """
