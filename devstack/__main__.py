@@ -134,6 +134,9 @@ def _banner(stack: LocalStack) -> str:
         if os.environ.get("PORT_CLIENT_ID")
         else "kept locally (no PORT_CLIENT_ID): see `python -m incident_core port entities --local`"
     )
+    policy = stack.resources.references.get("DefaultEscalationPolicy") or (
+        "none (DEVSTACK_PARAM_DefaultEscalationPolicy=default make run walks the example policy)"
+    )
     return f"""
 Incident Lifecycle for Port: local stack is up.
 
@@ -160,7 +163,7 @@ Incident Lifecycle for Port: local stack is up.
     .venv/bin/python -m devstack.action resolve --entity <incident id> --input resolution="Rolled back"
     .venv/bin/python -m devstack.action find-expert --input skill=redis
 
-  Escalation policy: {stack.resources.references.get("DefaultEscalationPolicy") or "none (set DEVSTACK_PARAM_DefaultEscalationPolicy=default)"}
+  Escalation policy: {policy}
 
 Ctrl-C stops it.
 """
