@@ -111,18 +111,16 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, *, secrets_file: Path = DEFAULT
     port.add_entity("service", {"identifier": "checkout", "title": "Checkout"})
     port.add_entity("service", {"identifier": "payments", "title": "Payments"})
     quick = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, max_total_seconds=1.0)
-    monkeypatch.setattr(
-        handlers,
-        "_port_client",
-        lambda url, client_id, secret: PortClient(
-            PORT_URL,
-            client_id,
-            secret,
-            http=httpx.Client(transport=port.transport()),
-            sleep=lambda _: None,
-            retry=quick,
-        ),
+    # One client for the stack's life, as a warm Lambda container keeps one (and so its access token).
+    client = PortClient(
+        PORT_URL,
+        port.client_id,
+        port.client_secret,
+        http=httpx.Client(transport=port.transport()),
+        sleep=lambda _: None,
+        retry=quick,
     )
+    monkeypatch.setattr(handlers, "_port_client", lambda url, client_id, secret: client)
     base = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_DEV": "false"}
     built = local_functions(functions(template), resources, base)
     return Stack(built, resources, port, boto3.client("sqs", region_name=REGION))
