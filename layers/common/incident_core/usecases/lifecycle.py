@@ -357,8 +357,7 @@ def correlate_alert(ctx: LifecycleContext, alert: AlertRecord) -> StepOutcome | 
 
 def _load_open(ctx: LifecycleContext, run: ActionRun, doing: str) -> Incident:
     incident = _load(ctx, run)
-    if not incident.is_open:
-        raise StepRefused(f"Incident {incident.identifier} is resolved; a resolved incident cannot be {doing}.")
+    _must_be_open(doing)(incident)
     return incident
 
 
