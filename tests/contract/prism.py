@@ -116,3 +116,16 @@ class ValidatingTransport(httpx.BaseTransport):
         if problems:
             self.violations.append(Violation(request.method, str(request.url), response.status_code, problems))
         return response
+
+
+@dataclass
+class RecordingTransport(httpx.BaseTransport):
+    """Keeps each request as sent: prism's answers are placeholders, so the request is what there is to check."""
+
+    inner: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
+    sent: list[httpx.Request] = field(default_factory=list)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.sent.append(request)
+        return self.inner.handle_request(request)

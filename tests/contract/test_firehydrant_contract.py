@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from incident_core.errors import NotFound
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
 from incident_core.providers.firehydrant import FireHydrantProvider, build
 from incident_core.providers.http import ProviderApiError
-from tests.contract.prism import PrismServer, ValidatingTransport
+from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
+from tests.providers import sample_alert, sample_incident
 
 SPEC = "firehydrant-api-v1.openapi3.yaml"
 PLACEHOLDER = "string"  # prism's answer for every string field of this description
@@ -36,19 +36,6 @@ SECRET: dict[str, Any] = {
     "teamIds": {"payments-oncall": "team-payments"},
     "userIds": {"lead@example.com": "user-lead"},
 }
-
-
-@dataclass
-class RecordingTransport(httpx.BaseTransport):
-    """Keeps each request as sent: prism's answers are placeholders, so the request is what there is to check."""
-
-    inner: httpx.BaseTransport
-    sent: list[httpx.Request] = field(default_factory=list)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.sent.append(request)
-        return self.inner.handle_request(request)
 
 
 @dataclass
@@ -88,32 +75,12 @@ def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
 
 
 def _incident(**changes: Any) -> Incident:
-    values: dict[str, Any] = {
-        "identifier": "inc-20261127-081500-a1b2c3",
-        "title": "Checkout error rate above 5%",
-        "severity": Severity.WARNING,
-        "provider": ProviderName.FIREHYDRANT,
-        "createdAt": "2026-11-27T08:15:00.000Z",
-        "services": ("checkout",),
-        "externalId": FH_ID,
-    }
-    return Incident(**{**values, **changes})
+    fields = {"identifier": "inc-20261127-081500-a1b2c3", "severity": Severity.WARNING, "externalId": FH_ID}
+    return sample_incident(ProviderName.FIREHYDRANT, **(fields | changes))
 
 
 def _alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="5f1e0c2a9b",
-        identifier="prometheus-5f1e0c2a9b",
-        title="HighErrorRate",
-        description="Error rate 7.2% on checkout",
-        severity=Severity.WARNING,
-        status=AlertStatus.OPEN,
-        statusReceivedAt="2026-11-27T08:14:00.000Z",
-        firstSeenAt="2026-11-27T08:14:00.000Z",
-        lastSeenAt="2026-11-27T08:14:00.000Z",
-        service="checkout",
-    )
+    return sample_alert(externalId="5f1e0c2a9b")
 
 
 def test_trigger_search_create_and_impact_match_the_spec(serve: Callable[..., Served]) -> None:

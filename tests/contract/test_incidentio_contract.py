@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from incident_core.errors import ConfigurationError
-from incident_core.models.alert import AlertStatus, Severity, Source
-from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, ProviderState, Unsupported
 from incident_core.providers.http import ProviderApiError
 from incident_core.providers.incidentio import IncidentIoProvider, build
-from tests.contract.prism import PrismServer, ValidatingTransport
+from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
+from tests.providers import sample_alert, sample_incident
 
 SPEC = "incidentio-public-v3-incl-secret-endpoints.openapi3.json"
 EXAMPLE_INCIDENT_ID = "01FDAG4SAP5TYPT98WGR2N7W91"  # the spec's example incident
@@ -40,26 +38,6 @@ CONFIGURED_IDS: dict[str, Any] = {
 
 
 @dataclass
-class RecordingTransport(httpx.BaseTransport):
-    """Keeps each request as sent (prism's answers are examples, so the request is what there is to check)."""
-
-    inner: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
-    sent: list[httpx.Request] = field(default_factory=list)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.sent.append(request)
-        return self.inner.handle_request(request)
-
-    def bodies(self, method: str, path: str) -> list[Any]:
-        return [
-            json.loads(request.content)
-            for request in self.sent
-            if request.method == method and request.url.path == path
-        ]
-
-
-@dataclass
 class Served:
     provider: IncidentIoProvider
     validating: ValidatingTransport
@@ -67,6 +45,13 @@ class Served:
 
     def requests(self) -> list[tuple[str, str]]:
         return [(request.method, request.url.path) for request in self.recording.sent]
+
+    def bodies(self, method: str, path: str) -> list[Any]:
+        return [
+            json.loads(request.content)
+            for request in self.recording.sent
+            if request.method == method and request.url.path == path
+        ]
 
 
 def _no_notifier() -> Any:
@@ -92,45 +77,18 @@ def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
 
 
 def _incident(**changes: Any) -> Incident:
-    base = Incident(
-        identifier="inc-20261127-083000-a1b2c3",
-        title="Checkout is down",
-        description="Checkout answers 502 for every request",
-        severity=Severity.CRITICAL,
-        urgency="high",
-        provider=ProviderName.INCIDENTIO,
-        createdAt="2026-11-27T08:30:00.000Z",
-        services=("checkout",),
-        externalId=EXAMPLE_INCIDENT_ID,
-    )
-    return base.model_copy(update=changes)
-
-
-def _alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="a1b2c3d4",
-        identifier="prometheus-a1b2c3d4",
-        title="HighErrorRate checkout",
-        description="Error rate above 5% for 5 minutes\nSource: http://prometheus:9090/graph?g0.expr=errors",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        startedAt="2026-11-27T08:29:00.000Z",
-        statusReceivedAt="2026-11-27T08:29:05.000Z",
-        firstSeenAt="2026-11-27T08:29:05.000Z",
-        lastSeenAt="2026-11-27T08:29:05.000Z",
-        service="checkout",
-    )
+    fields = {"identifier": "inc-20261127-083000-a1b2c3", "urgency": "high", "externalId": EXAMPLE_INCIDENT_ID}
+    return sample_incident(ProviderName.INCIDENTIO, **(fields | changes))
 
 
 def test_trigger_matches_the_spec_and_keeps_the_example_incident(serve: Callable[..., Served]) -> None:
     served = serve(**CONFIGURED_IDS)
 
-    result = served.provider.trigger(_incident(externalId=None), [_alert()])
+    result = served.provider.trigger(_incident(externalId=None), [sample_alert(title="HighErrorRate checkout")])
 
     assert served.validating.violations == []
     assert served.requests() == [("POST", "/v2/incidents")]
-    [body] = served.recording.bodies("POST", "/v2/incidents")
+    [body] = served.bodies("POST", "/v2/incidents")
     assert body["idempotency_key"] == "inc-20261127-083000-a1b2c3"
     assert body["severity_id"] == "01SEVCRITICAL"
     assert body["incident_type_id"] == "01TYPEPRODUCTION"
@@ -149,7 +107,7 @@ def test_trigger_looks_severities_up_through_the_spec(serve: Callable[..., Serve
 
     assert served.validating.violations == []
     assert served.requests() == [("GET", "/v1/severities"), ("POST", "/v2/incidents")]
-    [body] = served.recording.bodies("POST", "/v2/incidents")
+    [body] = served.bodies("POST", "/v2/incidents")
     assert body["severity_id"] == EXAMPLE_RECORD_ID  # the example lists one severity: every one of ours maps to it
     assert "incident_type_id" not in body
 
@@ -181,10 +139,10 @@ def test_every_later_step_matches_the_spec(serve: Callable[..., Served]) -> None
         ("POST", edit),
         ("GET", f"/v2/incidents/{EXAMPLE_INCIDENT_ID}"),
     ]
-    acknowledged, *_, resolved = served.recording.bodies("POST", edit)
+    acknowledged, *_, resolved = served.bodies("POST", edit)
     assert acknowledged["incident"]["incident_status_id"] == "01STATUSACTIVE"
     assert resolved["incident"]["incident_status_id"] == "01STATUSCLOSED"
-    by_path, by_user = served.recording.bodies("POST", "/v2/escalations")
+    by_path, by_user = served.bodies("POST", "/v2/escalations")
     assert by_path["escalation_path_id"] == "01PATHPLATFORM"
     assert by_user["user_ids"] == [EXAMPLE_RECORD_ID]  # the id of the user the example lookup answered
     # The example incident is in a triage status and led by Lisa.
@@ -210,7 +168,7 @@ def test_role_and_status_lookups_match_the_spec(serve: Callable[..., Served]) ->
         ("POST", f"/v2/incidents/{EXAMPLE_INCIDENT_ID}/actions/edit"),
         ("GET", "/v1/incident_statuses"),
     ]
-    [reassigned] = served.recording.bodies("POST", f"/v2/incidents/{EXAMPLE_INCIDENT_ID}/actions/edit")
+    [reassigned] = served.bodies("POST", f"/v2/incidents/{EXAMPLE_INCIDENT_ID}/actions/edit")
     assert reassigned["incident"]["incident_role_assignments"] == [
         {"incident_role_id": EXAMPLE_RECORD_ID, "assignee": {"email": "bo@example.com"}}
     ]

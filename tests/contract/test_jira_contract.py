@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, StepRefused
 from incident_core.providers.jira import JiraProvider, build
 from tests.contract.prism import PrismServer, ValidatingTransport
+from tests.providers import sample_alert, sample_incident
 
 SPEC = "jira-cloud-platform-v3.examples-parsed.openapi3.json"
 API = "/rest/api/3"
@@ -95,34 +96,18 @@ def jira(server: PrismServer, site: JiraSite, **settings: Any) -> JiraProvider:
 
 
 def alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="4f1c2b9a",
-        identifier="prometheus-4f1c2b9a",
-        title="Checkout latency above 2 s",
-        description="p99 latency is 2.4 s\nRunbook: https://runbooks.example.com/checkout-latency",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        startedAt="2026-11-27T10:00:00.000Z",
-        statusReceivedAt="2026-11-27T10:00:05.000Z",
-        firstSeenAt="2026-11-27T10:00:05.000Z",
-        lastSeenAt="2026-11-27T10:00:05.000Z",
-        service="checkout",
-    )
+    return sample_alert(externalId="4f1c2b9a", title="Checkout latency above 2 s")
 
 
 def incident(**changes: Any) -> Incident:
-    base = Incident(
-        identifier="inc-20261127-100005-a1b2c3",
-        title="Checkout latency above 2 s",
-        severity=Severity.HIGH,
-        provider=ProviderName.JIRA,
-        createdAt="2026-11-27T10:00:05.000Z",
-        services=("checkout",),
-        alerts=("prometheus-4f1c2b9a",),
-        externalId="OPS-7",
-    )
-    return base.model_copy(update=changes)
+    fields = {
+        "identifier": "inc-20261127-100005-a1b2c3",
+        "title": "Checkout latency above 2 s",
+        "severity": Severity.HIGH,
+        "alerts": ("prometheus-4f1c2b9a",),
+        "externalId": "OPS-7",
+    }
+    return sample_incident(ProviderName.JIRA, **(fields | changes))
 
 
 def test_trigger_opens_an_issue_when_no_earlier_attempt_did(server: PrismServer, site: JiraSite) -> None:

@@ -9,36 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from incident_core.models.alert import AlertStatus, Severity, Source
-from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, ProviderName
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
 from incident_core.providers.http import ProviderApiError
 from incident_core.providers.opsgenie import OpsgenieProvider, build
-from tests.contract.prism import PrismServer, ValidatingTransport
+from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
+from tests.providers import sample_alert, sample_incident
 
 SPEC = "opsgenie-swagger2.consumes-json.json"
 ALIAS = "inc-20261127-101500-abc123"
 BY = "ana@example.com"
-
-
-@dataclass
-class RecordingTransport(httpx.BaseTransport):
-    """Keeps every request on its way to prism, so a test can read what was sent."""
-
-    inner: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
-    sent: list[httpx.Request] = field(default_factory=list)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        return self.inner.handle_request(request)
 
 
 @dataclass
@@ -86,40 +73,16 @@ def harness(server: PrismServer) -> Harness:
 
 
 def incident(**changes: Any) -> Incident:
-    fields: dict[str, Any] = {
+    fields = {
         "identifier": ALIAS,
-        "title": "Checkout error rate above 5%",
-        "description": "5xx ratio on checkout-api is 7.2% over 5 minutes",
-        "severity": Severity.CRITICAL,
-        "urgency": "high",
-        "provider": ProviderName.OPSGENIE,
-        "createdAt": "2026-11-27T10:15:00Z",
-        "services": ("checkout",),
-        "alerts": ("prometheus-a1b2c3",),
         "externalId": ALIAS,
         "providerData": {"alias": ALIAS, "requestId": "string", "alertId": "string"},
     }
-    return Incident(**(fields | changes))
-
-
-def alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="a1b2c3",
-        identifier="prometheus-a1b2c3",
-        title="HighErrorRate checkout-api",
-        description="5xx ratio on checkout-api is 7.2% over 5 minutes",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        statusReceivedAt="2026-11-27T10:14:58Z",
-        firstSeenAt="2026-11-27T10:14:58Z",
-        lastSeenAt="2026-11-27T10:14:58Z",
-        service="checkout-api",
-    )
+    return sample_incident(ProviderName.OPSGENIE, **(fields | changes))
 
 
 def test_trigger_creates_the_alert_within_the_spec(harness: Harness) -> None:
-    result = harness.provider.trigger(incident(providerData={}), [alert()])
+    result = harness.provider.trigger(incident(providerData={}), [sample_alert()])
 
     assert harness.validating.violations == []
     assert harness.validating.answered == [("POST", "/v2/alerts", 202), ("GET", "/v2/alerts/requests/string", 200)]

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from incident_core.models.alert import AlertStatus, Severity, Source
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.providers import ProviderContext
@@ -31,7 +30,8 @@ from incident_core.providers.base import EscalationRequest
 from incident_core.providers.http import ProviderApiError
 from incident_core.providers.native import Notifier
 from incident_core.providers.pagerduty import PagerDutyProvider, build
-from tests.contract.prism import PrismServer, ValidatingTransport
+from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
+from tests.providers import sample_alert, sample_incident
 
 SPEC = "pagerduty-rest-v2.vnd-accept.openapi3.json"
 BY = "ana@example.com"
@@ -42,19 +42,6 @@ KNOWN_DETAILS_DEFECT = {
     "code": "type",
     "message": "Request body property incident.body.details must be object",
 }
-
-
-@dataclass
-class RecordingTransport(httpx.BaseTransport):
-    """Keeps every request the adapter sends, before anything else sees it."""
-
-    inner: httpx.BaseTransport
-    sent: list[httpx.Request] = field(default_factory=list)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.sent.append(request)
-        return self.inner.handle_request(request)
 
 
 @dataclass
@@ -130,34 +117,13 @@ def harness(server: PrismServer) -> Harness:
 
 
 def alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="4f2a",
-        identifier="prometheus-4f2a",
-        title="CheckoutErrorRate",
-        description="5xx ratio above 20%",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        rawPayload={"alert": {"generatorURL": "https://prometheus.example.com/graph"}},
-        statusReceivedAt="2026-11-27T08:00:00Z",
-        firstSeenAt="2026-11-27T08:00:00Z",
-        lastSeenAt="2026-11-27T08:00:00Z",
-        service="checkout",
-    )
+    return sample_alert(externalId="4f2a")
 
 
 def incident(**changes: Any) -> Incident:
-    fields: dict[str, Any] = {
-        "identifier": "inc-20261127-080000-a1b2c3",
-        "title": "Checkout is failing",
-        "severity": Severity.CRITICAL,
-        "provider": ProviderName.PAGERDUTY,
-        "createdAt": "2026-11-27T08:00:00Z",
-        "alerts": ("prometheus-4f2a",),
-        "externalId": "PT4KHLK",
-        "timeline": (TimelineEntry(at="2026-11-27T08:00:00Z", kind=TimelineKind.TRIGGERED, actor=BY, text="x"),),
-    }
-    return Incident(**(fields | changes))
+    triggered = TimelineEntry(at="2026-11-27T08:00:00Z", kind=TimelineKind.TRIGGERED, actor=BY, text="x")
+    fields = {"alerts": ("prometheus-4f2a",), "externalId": "PT4KHLK", "timeline": (triggered,)}
+    return sample_incident(ProviderName.PAGERDUTY, **(fields | changes))
 
 
 def test_trigger_differs_from_the_spec_only_in_its_string_details(harness: Harness) -> None:

@@ -30,13 +30,14 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, Unsupported
 from incident_core.providers.http import ProviderApiError
 from incident_core.providers.servicenow import ServiceNowProvider, build
+from tests.providers import sample_alert, sample_incident
 
 INSTANCE = "https://acme.service-now.com"
 USERNAME, PASSWORD, TOKEN = "port.integration", "s3cret", "oauth-access-token"
@@ -446,36 +447,12 @@ def provider_for(api: ServiceNowTableApi, **secret: Any) -> ServiceNowProvider:
     return build(context)
 
 
-def alert(external_id: str = "a1b2") -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId=external_id,
-        identifier=f"prometheus-{external_id}",
-        title="Checkout error rate above 5%",
-        description="5xx ratio 7.2% over 5m on checkout-api",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        startedAt="2026-11-27T09:58:00Z",
-        rawPayload={"generatorURL": "https://prometheus.example.com/graph?g0.expr=rate"},
-        statusReceivedAt="2026-11-27T10:00:00Z",
-        firstSeenAt="2026-11-27T10:00:00Z",
-        lastSeenAt="2026-11-27T10:00:00Z",
-        service="checkout",
-    )
+def alert() -> AlertRecord:
+    return sample_alert(externalId="a1b2")
 
 
 def incident(**changes: Any) -> Incident:
-    base = Incident(
-        identifier="inc-20261127-100000-abc123",
-        title="Checkout error rate above 5%",
-        description="5xx ratio 7.2% over 5m on checkout-api",
-        severity=Severity.CRITICAL,
-        provider=ProviderName.SERVICENOW,
-        createdAt="2026-11-27T10:00:00Z",
-        services=("checkout",),
-        alerts=("prometheus-a1b2",),
-    )
-    return base.model_copy(update=changes)
+    return sample_incident(ProviderName.SERVICENOW, **({"alerts": ("prometheus-a1b2",)} | changes))
 
 
 def triggered(provider: ServiceNowProvider, **changes: Any) -> Incident:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from incident_core.errors import AuthenticationError, ConfigurationError, NotFound
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
@@ -34,6 +34,7 @@ from incident_core.providers.firehydrant import (
 )
 from incident_core.providers.http import ProviderApiError
 from tests.fakes import FakeClock
+from tests.providers import sample_alert, sample_incident
 
 PORT_URL = "https://app.getport.io/incidentEntity?identifier="
 FH_ID = "04d9fd1a-ba9c-417d-b396-58a6e2c374de"
@@ -97,32 +98,20 @@ def _provider(
 
 
 def _incident(**changes: Any) -> Incident:
-    values: dict[str, Any] = {
-        "identifier": "inc-20261127-081500-a1b2c3",
+    fields = {
         "title": "Checkout error rate above 5%",
         "description": "",
-        "severity": Severity.CRITICAL,
-        "provider": ProviderName.FIREHYDRANT,
-        "createdAt": "2026-11-27T08:15:00.000Z",
         "services": ("checkout", "search"),
         "externalId": FH_ID,
     }
-    return Incident(**{**values, **changes})
+    return sample_incident(ProviderName.FIREHYDRANT, **(fields | changes))
 
 
 def _alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
+    return sample_alert(
         externalId="5f1e0c2a9b",
-        identifier="prometheus-5f1e0c2a9b",
         title="HighErrorRate",
         description="Error rate 7.2% on checkout\nSource: https://prometheus.example/graph?g0.expr=rate",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        statusReceivedAt="2026-11-27T08:14:00.000Z",
-        firstSeenAt="2026-11-27T08:14:00.000Z",
-        lastSeenAt="2026-11-27T08:14:00.000Z",
-        service="checkout",
     )
 
 

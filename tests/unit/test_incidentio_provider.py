@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from incident_core.errors import AuthenticationError, ConfigurationError, MalformedRequest
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.providers import ProviderContext
@@ -42,6 +42,7 @@ from incident_core.providers.incidentio import (
     IncidentIoProvider,
     build,
 )
+from tests.providers import sample_alert, sample_incident
 
 SPEC_FILE = (
     Path(__file__).resolve().parents[3]
@@ -145,34 +146,22 @@ def make_provider(api: FakeIncidentIo, **secret: Any) -> tuple[IncidentIoProvide
 
 
 def _incident(**changes: Any) -> Incident:
-    base = Incident(
-        identifier="inc-20261127-083000-a1b2c3",
-        title="Checkout is down",
-        description="Checkout answers 502 for every request",
-        severity=Severity.CRITICAL,
-        urgency="high",
-        provider=ProviderName.INCIDENTIO,
-        createdAt="2026-11-27T08:30:00.000Z",
-        services=("checkout",),
-        externalId="01INCIDENT7",
-    )
-    return base.model_copy(update=changes)
+    fields = {
+        "identifier": "inc-20261127-083000-a1b2c3",
+        "title": "Checkout is down",
+        "description": "Checkout answers 502 for every request",
+        "urgency": "high",
+        "externalId": "01INCIDENT7",
+    }
+    return sample_incident(ProviderName.INCIDENTIO, **(fields | changes))
 
 
 def _alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
+    return sample_alert(
         externalId="a1b2c3d4",
-        identifier="prometheus-a1b2c3d4",
         title="HighErrorRate checkout",
         description="Error rate above 5% for 5 minutes\nSource: http://prometheus:9090/graph?g0.expr=errors",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
         startedAt="2026-11-27T08:29:00.000Z",
-        statusReceivedAt="2026-11-27T08:29:05.000Z",
-        firstSeenAt="2026-11-27T08:29:05.000Z",
-        lastSeenAt="2026-11-27T08:29:05.000Z",
-        service="checkout",
     )
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from incident_core.errors import AuthenticationError, ConfigurationError
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
@@ -33,6 +33,7 @@ from incident_core.providers.jira import (
     label,
 )
 from tests.fakes import FakeClock
+from tests.providers import sample_alert, sample_incident
 
 SITE = "https://acme.atlassian.net"
 API = "/rest/api/3"
@@ -88,38 +89,29 @@ def routes(answers: Mapping[tuple[str, str], Any]) -> Handler:
     return handle
 
 
+LATENCY = "p99 latency is 2.4 s\nRunbook: https://runbooks.example.com/checkout-latency"
+
+
 def alert(**changes: Any) -> AlertRecord:
-    base = AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="4f1c2b9a",
-        identifier="prometheus-4f1c2b9a",
-        title="Checkout latency above 2 s",
-        description="p99 latency is 2.4 s\nRunbook: https://runbooks.example.com/checkout-latency",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        startedAt="2026-11-27T10:00:00.000Z",
-        statusReceivedAt="2026-11-27T10:00:05.000Z",
-        firstSeenAt="2026-11-27T10:00:05.000Z",
-        lastSeenAt="2026-11-27T10:00:05.000Z",
-        service="checkout",
-    )
-    return base.model_copy(update=changes)
+    fields = {
+        "externalId": "4f1c2b9a",
+        "title": "Checkout latency above 2 s",
+        "description": LATENCY,
+        "startedAt": "2026-11-27T10:00:00.000Z",
+    }
+    return sample_alert(**(fields | changes))
 
 
 def incident(**changes: Any) -> Incident:
-    base = Incident(
-        identifier="inc-20261127-100005-a1b2c3",
-        title="Checkout latency above 2 s",
-        description="p99 latency is 2.4 s\nRunbook: https://runbooks.example.com/checkout-latency",
-        severity=Severity.CRITICAL,
-        urgency="high",
-        provider=ProviderName.JIRA,
-        createdAt="2026-11-27T10:00:05.000Z",
-        services=("checkout",),
-        alerts=("prometheus-4f1c2b9a",),
-        externalId="OPS-7",
-    )
-    return base.model_copy(update=changes)
+    fields = {
+        "identifier": "inc-20261127-100005-a1b2c3",
+        "title": "Checkout latency above 2 s",
+        "description": LATENCY,
+        "urgency": "high",
+        "alerts": ("prometheus-4f1c2b9a",),
+        "externalId": "OPS-7",
+    }
+    return sample_incident(ProviderName.JIRA, **(fields | changes))
 
 
 NO_ISSUE_YET = {"issues": [], "isLast": True}

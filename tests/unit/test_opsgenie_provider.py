@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from incident_core.errors import ConfigurationError
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
@@ -30,6 +30,7 @@ from incident_core.providers.opsgenie import (
     build,
 )
 from tests.fakes import FakeClock
+from tests.providers import sample_alert, sample_incident
 
 ALIAS = "inc-20261127-101500-abc123"
 ALERT_ID = "70413a06-38d6-4c85-92b8-5ebc900d42e7"
@@ -126,37 +127,20 @@ def provider(opsgenie: FakeOpsgenie, clock: FakeClock) -> OpsgenieProvider:
 
 
 def incident(**changes: Any) -> Incident:
-    fields: dict[str, Any] = {
+    fields = {
         "identifier": ALIAS,
         "title": "Checkout error rate above 5%",
-        "description": "5xx ratio on checkout-api is 7.2% over 5 minutes",
-        "severity": Severity.CRITICAL,
         "urgency": "high",
-        "provider": ProviderName.OPSGENIE,
-        "createdAt": "2026-11-27T10:15:00Z",
-        "services": ("checkout",),
         "alerts": ("prometheus-a1b2c3",),
         "externalId": ALIAS,
         "providerData": {"alias": ALIAS, "requestId": "r-1", "alertId": ALERT_ID},
     }
-    return Incident(**(fields | changes))
+    return sample_incident(ProviderName.OPSGENIE, **(fields | changes))
 
 
 def alert(**changes: Any) -> AlertRecord:
-    fields: dict[str, Any] = {
-        "source": Source.PROMETHEUS,
-        "externalId": "a1b2c3",
-        "identifier": "prometheus-a1b2c3",
-        "title": "HighErrorRate checkout-api",
-        "description": "5xx ratio on checkout-api is 7.2% over 5 minutes",
-        "severity": Severity.CRITICAL,
-        "status": AlertStatus.OPEN,
-        "statusReceivedAt": "2026-11-27T10:14:58Z",
-        "firstSeenAt": "2026-11-27T10:14:58Z",
-        "lastSeenAt": "2026-11-27T10:14:58Z",
-        "service": "checkout-api",
-    }
-    return AlertRecord(**(fields | changes))
+    fields = {"externalId": "a1b2c3", "title": "HighErrorRate checkout-api", "service": "checkout-api"}
+    return sample_alert(**(fields | changes))
 
 
 class TestMappings:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from incident_core.errors import AuthenticationError, ConfigurationError, MalformedRequest, NotFound
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.providers import ProviderContext
@@ -32,6 +32,7 @@ from incident_core.providers.pagerduty import (
 )
 from incident_core.retry import RetryPolicy
 from tests.fakes import FakeClock
+from tests.providers import sample_alert, sample_incident
 
 CREDENTIALS: dict[str, Any] = {"apiKey": "pd-key-123", "fromEmail": "incident-bot@example.com", "serviceId": "PWIXJZS"}
 PORT_PAGE = "https://app.port.io/incidentEntity?identifier="
@@ -108,39 +109,26 @@ def pd_error(status: int, message: str, code: int, errors: list[str] | None = No
 
 
 def alert() -> AlertRecord:
-    return AlertRecord(
-        source=Source.PROMETHEUS,
+    return sample_alert(
         externalId="4f2a",
-        identifier="prometheus-4f2a",
         title="CheckoutErrorRate",
         description="5xx ratio above 20% for 5 minutes",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
         startedAt="2026-11-27T07:55:00Z",
         rawPayload={"alert": {"generatorURL": "https://prometheus.example.com/graph?g0.expr=errors"}},
-        statusReceivedAt=CREATED_AT,
-        firstSeenAt=CREATED_AT,
-        lastSeenAt=CREATED_AT,
-        service="checkout",
     )
 
 
 def incident(**changes: Any) -> Incident:
-    fields: dict[str, Any] = {
+    triggered = TimelineEntry(at=CREATED_AT, kind=TimelineKind.TRIGGERED, actor="ana@example.com", text="Triggered")
+    fields = {
         "identifier": "inc-20261127-080000-a1b2c3",
         "title": "Checkout is failing",
         "description": "Customers cannot pay",
-        "severity": Severity.CRITICAL,
-        "provider": ProviderName.PAGERDUTY,
-        "createdAt": CREATED_AT,
-        "services": ("checkout",),
         "alerts": ("prometheus-4f2a",),
         "externalId": "PT4KHLK",
-        "timeline": (
-            TimelineEntry(at=CREATED_AT, kind=TimelineKind.TRIGGERED, actor="ana@example.com", text="Triggered"),
-        ),
+        "timeline": (triggered,),
     }
-    return Incident(**(fields | changes))
+    return sample_incident(ProviderName.PAGERDUTY, **(fields | changes))
 
 
 class TestMappingTables:

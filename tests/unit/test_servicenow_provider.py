@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from incident_core.errors import ConfigurationError
-from incident_core.models.alert import AlertStatus, Severity, Source
+from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
@@ -25,6 +25,7 @@ from incident_core.providers.servicenow import (
     correlation_id,
 )
 from tests.fakes import FakeClock
+from tests.providers import sample_alert, sample_incident
 
 INSTANCE = "https://acme.service-now.com"
 SYS_ID = "9d385017c611228701d22104cc95c371"
@@ -102,41 +103,29 @@ def provider_for(handler: Handler, clock: FakeClock | None = None, **secret: Any
 
 
 def alert(**changes: Any) -> AlertRecord:
-    base = AlertRecord(
-        source=Source.PROMETHEUS,
-        externalId="a1b2",
-        identifier="prometheus-a1b2",
-        title="Checkout error rate above 5%",
-        description="5xx ratio 7.2% over 5m on checkout-api",
-        severity=Severity.CRITICAL,
-        status=AlertStatus.OPEN,
-        startedAt="2026-11-27T09:58:00Z",
-        rawPayload={
+    fields = {
+        "externalId": "a1b2",
+        "title": "Checkout error rate above 5%",
+        "description": "5xx ratio 7.2% over 5m on checkout-api",
+        "startedAt": "2026-11-27T09:58:00Z",
+        "rawPayload": {
             "generatorURL": "https://prometheus.example.com/graph?g0.expr=rate",
             "annotations": {"runbook_url": "https://runbooks.example.com/checkout", "summary": "high errors"},
         },
-        statusReceivedAt="2026-11-27T10:00:00Z",
-        firstSeenAt="2026-11-27T10:00:00Z",
-        lastSeenAt="2026-11-27T10:00:00Z",
-        service="checkout",
-    )
-    return base.model_copy(update=changes)
+    }
+    return sample_alert(**(fields | changes))
 
 
 def incident(**changes: Any) -> Incident:
-    base = Incident(
-        identifier="inc-20261127-100000-abc123",
-        title="Checkout error rate above 5%",
-        description="5xx ratio 7.2% over 5m on checkout-api",
-        severity=Severity.CRITICAL,
-        provider=ProviderName.SERVICENOW,
-        createdAt="2026-11-27T10:00:00Z",
-        services=("checkout",),
-        alerts=("prometheus-a1b2",),
-        externalId=SYS_ID,
-        providerData={"sysId": SYS_ID, "number": "INC0010002", "correlationId": "prometheus-a1b2"},
-    )
-    return base.model_copy(update=changes)
+    fields = {
+        "identifier": "inc-20261127-100000-abc123",
+        "title": "Checkout error rate above 5%",
+        "description": "5xx ratio 7.2% over 5m on checkout-api",
+        "alerts": ("prometheus-a1b2",),
+        "externalId": SYS_ID,
+        "providerData": {"sysId": SYS_ID, "number": "INC0010002", "correlationId": "prometheus-a1b2"},
+    }
+    return sample_incident(ProviderName.SERVICENOW, **(fields | changes))
 
 
 # Mappings
