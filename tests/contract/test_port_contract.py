@@ -73,9 +73,10 @@ def test_every_client_method_matches_the_spec(client: PortClient, fake: FakePort
     assert len(found) == 23
 
     client.add_run_log("r_01HZX", "Acknowledged in PagerDuty")
-    client.patch_run("r_01HZX", status="SUCCESS", summary="Acknowledged", link="https://x.pagerduty.com/incidents/Q1")
     client.patch_run("r_01HZX", status_label="Done", link=["https://a.example", "https://b.example"])
-    client.add_run_log("r_01HZX", "Finished", termination_status="SUCCESS")
+    client.patch_run("r_01HZX", status="SUCCESS", summary="Acknowledged", link="https://x.pagerduty.com/incidents/Q1")
+    fake.add_run("r_02ABC")
+    client.add_run_log("r_02ABC", "Finished", termination_status="SUCCESS")
 
     action = {
         "identifier": "incident_acknowledge",
@@ -95,7 +96,9 @@ def test_every_client_method_matches_the_spec(client: PortClient, fake: FakePort
 
     assert fake.violations == []
     assert fake.runs["r_01HZX"]["status"] == "SUCCESS"
-    assert [log["message"] for log in fake.run_logs["r_01HZX"]] == ["Acknowledged in PagerDuty", "Finished"]
+    assert [log["message"] for log in fake.run_logs["r_01HZX"]] == ["Acknowledged in PagerDuty"]
+    assert fake.runs["r_02ABC"]["status"] == "SUCCESS"
+    assert [log["message"] for log in fake.run_logs["r_02ABC"]] == ["Finished"]
     assert set(fake.calls) == {
         "POST /v1/auth/access_token",
         "POST /v1/blueprints",

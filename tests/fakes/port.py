@@ -24,10 +24,15 @@ Loading and preparing the spec takes about 0.02 s (importing openapi-core anothe
 process (`port_spec()`); validating a request and its answer takes about 5 ms.
 
 Behaviour modelled after Port's docs, beyond the spec: one token per credential pair, reissued unchanged
-until it expires (3 h); entities are checked against their blueprint (required properties, types, enums,
-date-time/url formats, declared relations, related entities exist unless create_missing_related_entities);
-bulk answers 207 when any entity failed; blueprints and actions refuse unknown relation/trigger/entity-input
-targets (404). Search implements the property, combinator, and one-hop relatedTo rules; other rule kinds raise.
+until it expires (3 h); every entity written is checked against its blueprint as JSON Schema, strictly
+(`entity_problems`: undefined properties, types, enums, date-time/url/email formats, required properties
+absent or null, relations defined and single unless `many`, required relations), then its related entities
+must exist in known blueprints unless create_missing_related_entities (404); bulk answers 207 when any
+entity failed; a run whose status is final refuses another status (PATCH or a terminating log: 422);
+blueprints and actions refuse unknown relation/trigger/entity-input targets (404). Faults on demand:
+`fail_next` (any status, e.g. 5xx), `outage` (a time window), `rate_limit` (429 with `x-ratelimit-reset` in
+seconds), `fail_entity` (one entity of a bulk). Search implements the property, combinator, and one-hop
+relatedTo rules; other rule kinds raise.
 
 Pages are a beta API that the spec leaves out (it has no `POST /v1/pages` nor `PUT /v1/pages/{identifier}`,
 and no 200 answer for `GET /v1/pages/{identifier}`). Those two routes are answered as `BETA_ROUTES`, and their
@@ -43,6 +48,7 @@ import base64
 import copy
 import functools
 import json
+import math
 import re
 import time
 from collections import Counter
@@ -54,7 +60,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.responses.exceptions import ResponseNotFound
@@ -297,6 +303,8 @@ class FakePort:
         self._tokens_issued = 0
         self._failures: list[_InjectedFailure] = []
         self._outages: list[_Outage] = []
+        self._rate_limited_until = 0.0
+        self._rate_limit_headers: dict[str, str] = {}
         self._entity_failures: dict[str, tuple[int, str]] = {}
         self._log_ids = 0
         self._handlers: dict[str, Handler] = {
@@ -345,10 +353,18 @@ class FakePort:
         """Answer every request whose arrival time (by the fake's clock) is in [start, end) with `status`."""
         self._outages.append(_Outage(start, end, _failure_answer(status, dict(headers or {}), None)))
 
+    def rate_limit(self, seconds: int, *, limit: int = 35_000, period: int = 300) -> None:
+        """Answer every request for the next `seconds` (by the fake's clock) with 429, as Port does when the
+        organization's window is used up: `x-ratelimit-remaining` 0 and `x-ratelimit-reset` the seconds left
+        until the window resets (the docs have described the header both as that wait and as an epoch)."""
+        self._rate_limited_until = self.clock() + seconds
+        self._rate_limit_headers = {"x-ratelimit-limit": str(limit), "x-ratelimit-period": str(period)}
+
     def recover(self) -> None:
         """End every injected failure and outage: Port answers normally from the next request on."""
         self._failures.clear()
         self._outages.clear()
+        self._rate_limited_until = 0.0
 
     def fail_entity(self, identifier: str, status_code: int = 500, message: str = "Internal error") -> None:
         """The next bulk upsert lists entity `identifier` in `errors[]` with this status (a 207 answer)."""
@@ -447,6 +463,10 @@ class FakePort:
 
     def _injected_failure(self, route_key: str | None) -> _Answer | None:
         now = self.clock()
+        if now < self._rate_limited_until:
+            wait = math.ceil(self._rate_limited_until - now)
+            headers = {**self._rate_limit_headers, "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(wait)}
+            return _failure_answer(429, headers, "Rate limit exceeded")
         for outage in self._outages:
             if outage.start <= now < outage.end:
                 return outage.answer
@@ -540,34 +560,25 @@ class FakePort:
         return existing is None
 
     def _check_entity(self, blueprint: JsonObject, entity: JsonObject, *, create_missing: bool) -> None:
-        schema = blueprint.get("schema", {})
-        properties = {k: v for k, v in entity["properties"].items() if v is not None}
-        problems = [
-            f"{'/'.join(str(p) for p in error.absolute_path) or 'properties'}: {error.message}"
-            for error in _property_validator(json.dumps(schema, sort_keys=True)).iter_errors(properties)
-        ]
-        for key, value in properties.items():
-            definition = schema.get("properties", {}).get(key, {})
-            if not _format_ok(definition.get("format"), value):
-                problems.append(f"{key}: {value!r} is not a valid {definition['format']}")
+        """Refuse (422) what Port's blueprint schema refuses; refuse (404) relations to missing entities."""
+        problems = entity_problems(blueprint, entity)
+        if problems:
+            raise _Refused(422, "invalid_entity", "; ".join(problems))
         relations = blueprint.get("relations", {})
         for key, value in entity["relations"].items():
-            if key not in relations:
-                problems.append(f"relation {key!r} is not defined on blueprint {blueprint['identifier']!r}")
-                continue
-            targets = [] if value is None else [value] if isinstance(value, str) else value
-            target_store = self.entities.get(relations[key]["target"], {})
-            for target in targets:
+            target_blueprint = relations[key]["target"]
+            if target_blueprint not in self.blueprints:
+                raise _Refused(404, "not_found", f"Blueprint {target_blueprint!r} (target of {key!r}) was not found")
+            target_store = self.entities.setdefault(target_blueprint, {})
+            for target in [] if value is None else [value] if isinstance(value, str) else value:
                 if target not in target_store:
                     if not create_missing:
                         raise _Refused(
                             404,
                             "related_entity_not_found",
-                            f"Related entity {target!r} of blueprint {relations[key]['target']!r} not found",
+                            f"Related entity {target!r} of blueprint {target_blueprint!r} not found",
                         )
                     target_store[target] = {"identifier": target, "properties": {}, "relations": {}}
-        if problems:
-            raise _Refused(422, "invalid_entity", "; ".join(problems))
 
     def _get_entity(self, params: dict[str, str], _query: dict[str, str], _body: Any) -> _Answer:
         blueprint = self._blueprint(params["blueprint_identifier"])
@@ -779,12 +790,14 @@ class FakePort:
 
     def _patch_run(self, params: dict[str, str], _query: dict[str, str], body: Any) -> _Answer:
         run = self._run(params["run_id"])
+        _refuse_if_finished(run)
         run.update(body or {})
         return _Answer(200, {"ok": True, "run": run})
 
     def _add_run_log(self, params: dict[str, str], _query: dict[str, str], body: Any) -> _Answer:
         run = self._run(params["run_id"])
         if "terminationStatus" in body:
+            _refuse_if_finished(run)
             run["status"] = body["terminationStatus"]
         if "statusLabel" in body:
             run["statusLabel"] = body["statusLabel"]
@@ -940,6 +953,20 @@ def _parse_json(content: bytes) -> Any:
         return None
 
 
+FINISHED_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE"})
+
+
+def _refuse_if_finished(run: JsonObject) -> None:
+    """Port keeps a run as it was once its status is final (its docs: it "can no longer be updated"); the
+    status code of that refusal is not documented, so the fake uses Port's generic refusal, 422."""
+    if run.get("status") in FINISHED_RUN_STATUSES:
+        raise _Refused(
+            422,
+            "run_already_finished",
+            f"Run {run['id']!r} already finished with status {run['status']} and can no longer be updated",
+        )
+
+
 def _failure_answer(status: int, headers: dict[str, str], message: str | None) -> _Answer:
     error = "rate_limited" if status == 429 else "service_unavailable" if status >= 500 else "bad_request"
     body = {"ok": False, "error": error, "message": message or f"FakePort injected {status}"}
@@ -964,30 +991,63 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-@functools.lru_cache(maxsize=64)
-def _property_validator(schema_json: str) -> Draft202012Validator:
-    """JSON schema of a blueprint's properties: Port's property definitions are JSON-schema keywords."""
-    schema = json.loads(schema_json)
-    keywords = ("type", "enum", "items", "minLength", "maxLength", "minimum", "maximum", "pattern")
-    properties = {
-        key: {k: v for k, v in definition.items() if k in keywords}
-        for key, definition in schema.get("properties", {}).items()
-    }
-    return Draft202012Validator({"type": "object", "properties": properties, "required": schema.get("required", [])})
+def entity_problems(blueprint: JsonObject, entity: JsonObject) -> list[str]:
+    """Why Port would refuse `entity` (as stored after a merge) for `blueprint`; empty when it accepts it.
+
+    Port's property definitions are JSON-schema keywords, so the blueprint's `schema` is applied as JSON
+    Schema (Draft 2020-12, formats asserted): a property the blueprint does not define, a wrong type, a value
+    outside its enum, a malformed date-time, url or email, and a required property that is absent or null
+    are refused. A null optional property is accepted (Port's own integrations send nulls). Relations must
+    be defined on the blueprint, hold one identifier unless `many`, and be present when `required`.
+    """
+    properties = {key: value for key, value in entity["properties"].items() if value is not None}
+    problems = [
+        f"{'/'.join(str(p) for p in error.absolute_path) or 'properties'}: {_short(error.message)}"
+        for error in _property_validator(json.dumps(blueprint.get("schema", {}), sort_keys=True)).iter_errors(
+            properties
+        )
+    ]
+    relations = blueprint.get("relations", {})
+    for key, value in entity["relations"].items():
+        definition = relations.get(key)
+        if definition is None:
+            problems.append(f"relation {key!r} is not defined on blueprint {blueprint['identifier']!r}")
+        elif isinstance(value, list) and not definition.get("many", False):
+            problems.append(f"relation {key!r} is not many: it takes one identifier, not a list")
+    for key, definition in relations.items():
+        if definition.get("required", False) and entity["relations"].get(key) in (None, []):
+            problems.append(f"relation {key!r} is required")
+    return problems
 
 
-def _format_ok(fmt: str | None, value: Any) -> bool:
+_SCHEMA_KEYWORDS = ("type", "format", "enum", "items", "minLength", "maxLength", "minimum", "maximum", "pattern")
+_FORMATS = FormatChecker(formats=("date-time", "email", "ipv4", "ipv6"))
+
+
+@_FORMATS.checks("url")
+def _is_url(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    if fmt == "date-time":
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return False
-    if fmt == "url":
-        parts = urlsplit(value)
-        return bool(parts.scheme in {"http", "https"} and parts.netloc)
-    return True
+    parts = urlsplit(value)
+    return bool(parts.scheme in {"http", "https"} and parts.netloc)
+
+
+@functools.lru_cache(maxsize=64)
+def _property_validator(schema_json: str) -> Draft202012Validator:
+    schema = json.loads(schema_json)
+    properties = {
+        key: {k: v for k, v in definition.items() if k in _SCHEMA_KEYWORDS}
+        for key, definition in schema.get("properties", {}).items()
+    }
+    return Draft202012Validator(
+        {
+            "type": "object",
+            "properties": properties,
+            "required": schema.get("required", []),
+            "additionalProperties": False,
+        },
+        format_checker=_FORMATS,
+    )
 
 
 def _meta_or_property(blueprint: str, entity: JsonObject, name: str) -> Any:
