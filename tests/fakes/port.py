@@ -232,6 +232,16 @@ class RecordedRequest:
     body: Any
 
 
+@dataclass(frozen=True)
+class RefusedEntity:
+    """An entity write Port refused (its blueprint's check, a missing related entity, an injected failure)."""
+
+    blueprint: str
+    identifier: str
+    status: int
+    message: str
+
+
 @dataclass
 class _Answer:
     status: int
@@ -274,7 +284,8 @@ class FakePort:
     - `run_entities[run_id]`: (blueprint, identifier) of each entity written with that `run_id`;
     - `calls["POST /v1/blueprints/{blueprint_identifier}/entities/bulk"]`: requests per spec route
       (failed and refused ones included); `requests`: every request in order;
-    - `violations`: requests (and fake answers) that do not match Port's spec.
+    - `violations`: requests (and fake answers) that do not match Port's spec;
+    - `refused`: every entity write Port refused, with its status and message.
     """
 
     def __init__(
@@ -299,6 +310,7 @@ class FakePort:
         self.calls: Counter[str] = Counter()
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
+        self.refused: list[RefusedEntity] = []
         self._token: tuple[str, float] | None = None
         self._tokens_issued = 0
         self._failures: list[_InjectedFailure] = []
@@ -520,13 +532,26 @@ class FakePort:
                 created = self._write_entity(blueprint, entity, query)
             except _Refused as refused:
                 errors.append(_entity_error(identifier, index, refused.answer))
+                self.refused.append(
+                    RefusedEntity(
+                        blueprint["identifier"], identifier, refused.answer.status, refused.answer.body["message"]
+                    )
+                )
                 continue
             written.append({"created": created, "identifier": identifier, "index": index})
         return _Answer(207 if errors else 200, {"ok": not errors, "entities": written, "errors": errors})
 
     def _upsert_one(self, params: dict[str, str], query: dict[str, str], body: Any) -> _Answer:
         blueprint = self._blueprint(params["blueprint_identifier"])
-        self._write_entity(blueprint, body, query)
+        try:
+            self._write_entity(blueprint, body, query)
+        except _Refused as refused:
+            self.refused.append(
+                RefusedEntity(
+                    blueprint["identifier"], body["identifier"], refused.answer.status, refused.answer.body["message"]
+                )
+            )
+            raise
         stored = self.entities[blueprint["identifier"]][body["identifier"]]
         return _Answer(201, {"ok": True, "entity": _entity_answer(stored)})
 

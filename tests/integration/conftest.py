@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from incident_core.models import Source
 from incident_core.port.client import PortClient
 from incident_core.retry import RetryPolicy
 from incident_core.store.projections import Projection, ProjectionStore
+from tests.fakes import FakeClock
 from tests.fakes.port import FakePort
 
 PORT_URL = "https://api.port.example"
@@ -49,6 +52,8 @@ class Stack:
     resources: LocalResources
     port: FakePort
     sqs: Any
+    clock: FakeClock | None = None
+    """The simulated time of Port and of the projection, when the stack was built with one."""
 
     def post(self, source: Source | str, headers: dict[str, str], body: bytes) -> Answer:
         function = self.functions[f"Ingest{Source(source).value.capitalize()}Function"]
@@ -90,6 +95,10 @@ class Stack:
             if self.process_once()["received"] == 0:
                 return
 
+    def drain_outbox(self) -> dict[str, Any]:
+        """One run of the Port outbox schedule."""
+        return self.functions["PortOutboxFunction"].invoke({})
+
     def port_alerts(self) -> dict[str, dict[str, Any]]:
         return self.port.entities.get("alert", {})
 
@@ -99,7 +108,13 @@ class Stack:
         return sum(1 for r in self.port.requests if r.method == "POST" and r.path == path)
 
 
-def build_stack(monkeypatch: pytest.MonkeyPatch, *, secrets_file: Path = DEFAULT_WEBHOOK_SECRETS_FILE) -> Stack:
+def build_stack(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    secrets_file: Path = DEFAULT_WEBHOOK_SECRETS_FILE,
+    clock: FakeClock | None = None,
+) -> Stack:
+    """The stack; with `clock`, Port and the projection (the outbox's backoff) run on that simulated time."""
     template = load_template()
     resources = Provisioner(lambda service: boto3.client(service, region_name=REGION)).provision(
         template,
@@ -107,7 +122,7 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, *, secrets_file: Path = DEFAULT
         port_credentials={"clientId": "fake-client-id", "clientSecret": "fake-client-secret"},
         visibility_timeout=0,  # a failed message is visible again at once: retries without waiting
     )
-    port = FakePort(blueprints=port_blueprints())
+    port = FakePort(blueprints=port_blueprints(), clock=clock or time.time)
     port.add_entity("service", {"identifier": "checkout", "title": "Checkout"})
     port.add_entity("service", {"identifier": "payments", "title": "Payments"})
     quick = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, max_total_seconds=1.0)
@@ -117,13 +132,16 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, *, secrets_file: Path = DEFAULT
         port.client_id,
         port.client_secret,
         http=httpx.Client(transport=port.transport()),
+        clock=clock or time.time,
         sleep=lambda _: None,
         retry=quick,
     )
     monkeypatch.setattr(handlers, "_port_client", lambda url, client_id, secret: client)
+    if clock is not None:
+        monkeypatch.setattr(handlers, "utc_now", lambda: datetime.fromtimestamp(clock(), UTC))
     base = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_DEV": "false"}
     built = local_functions(functions(template), resources, base)
-    return Stack(built, resources, port, boto3.client("sqs", region_name=REGION))
+    return Stack(built, resources, port, boto3.client("sqs", region_name=REGION), clock)
 
 
 @pytest.fixture
@@ -147,6 +165,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
     return build_stack(monkeypatch)
+
+
+@pytest.fixture
+def clocked_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The stack with Port and the projection on a simulated clock (starting now): tests move time to let the
+    outbox's backoff pass."""
+    return build_stack(monkeypatch, clock=FakeClock(time.time()))
 
 
 # Building blocks of the stores-level tests (lifecycle, escalation, skill exchange), under `aws_env`

@@ -89,37 +89,42 @@ def test_a_redelivered_queue_message_changes_nothing(stack: Stack) -> None:
     assert _alerts(stack)[CHECKOUT]["notificationCount"] == 1
 
 
-def test_port_unavailable_for_a_while_loses_nothing(stack: Stack) -> None:
-    stack.port.fail_next(6, status=503)
+def test_port_unavailable_for_a_while_loses_nothing(clocked_stack: Stack) -> None:
+    stack, clock = clocked_stack, clocked_stack.clock
+    assert clock is not None
+    stack.port.outage(clock.now, clock.now + 30)
     stack.post(Source.PROMETHEUS, *webhook_event("prometheus", "firing"))
 
     first = stack.process_once()
-    assert first == {"received": 2, "failed": 2}
+    assert first == {"received": 2, "failed": 0}  # stored: storing does not wait for Port
+    assert set(_alerts(stack)) == {CHECKOUT, PAYMENTS}
     assert stack.port_alerts() == {}
-    assert stack.queued() == 2  # still waiting in the queue
-
-    stack.drain()
-    assert set(stack.port_alerts()) == {CHECKOUT, PAYMENTS}
-    assert _alerts(stack)[CHECKOUT]["notificationCount"] == 1  # retries did not count twice
     assert stack.queued() == 0
 
+    clock.advance(60)
+    assert stack.drain_outbox()["written"] == 3  # the incident the critical alert opened, and both alerts
+    assert set(stack.port_alerts()) == {CHECKOUT, PAYMENTS}
+    assert _alerts(stack)[CHECKOUT]["notificationCount"] == 1
+    assert stack.drain_outbox() == {"written": 0, "deferred": 0, "refused": 0, "pending": 0, "parked": 0}
 
-def test_a_long_outage_parks_alerts_in_the_dlq_and_redrive_delivers_them(
+
+def test_a_message_parked_in_the_dlq_is_redriven_by_the_cli(
     stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack.port.fail_next(1000, status=503)
     stack.post(Source.PROMETHEUS, *webhook_event("prometheus", "firing"))
-    for _ in range(15):  # more receives than the queue's maxReceiveCount (10)
-        stack.process_once()
-    assert stack.queued() == 0
-    assert stack.queued(stack.dead_letter_url) == 2
-    assert stack.port_alerts() == {}
+    (message,) = stack.sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=1)["Messages"]
+    stack.sqs.send_message(
+        QueueUrl=stack.dead_letter_url,
+        MessageBody=message["Body"],
+        MessageGroupId="parked",
+        MessageDeduplicationId="parked-1",
+    )
+    stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    stack.port.recover()
     monkeypatch.setenv("ALERT_DLQ_URL", stack.dead_letter_url)
     monkeypatch.setenv("ALERT_QUEUE_URL", stack.queue_url)
     assert cli.main(["dlq", "redrive"]) == 0
-    assert "moved 2 message(s)" in capsys.readouterr().out
+    assert "moved 1 message(s)" in capsys.readouterr().out
     stack.drain()
 
     assert set(stack.port_alerts()) == {CHECKOUT, PAYMENTS}

@@ -14,7 +14,7 @@ import pytest
 from devstack.scheduler import Scheduler
 from incident_core import aws, handlers
 from incident_core.config import Settings, get_settings
-from incident_core.errors import ConfigurationError, UpstreamError
+from incident_core.errors import ConfigurationError
 from incident_core.models import AlertStatus, Source
 from incident_core.models.alert_record import AlertRecord
 from incident_core.normalizers.common import format_utc
@@ -249,17 +249,20 @@ def test_a_notification_of_an_older_episode_does_not_reopen_a_stale_alert(stack:
     assert (stored.status, stored.stale) == (AlertStatus.RESOLVED, True)
 
 
-def test_a_stale_alert_port_missed_is_projected_by_the_next_run(stack: Stack) -> None:
+def test_a_stale_alert_port_missed_reaches_port_through_the_outbox(clocked_stack: Stack) -> None:
+    stack, clock = clocked_stack, clocked_stack.clock
+    assert clock is not None
     post_prometheus(stack)
     stack.drain()
     backdate(stack, CHECKOUT, minutes=25 * 60)
     stack.port.fail_next(10, status=503)
 
-    with pytest.raises(UpstreamError):
-        expire(stack)
+    assert [record.identifier for record in expire(stack).expired] == [CHECKOUT]  # resolved while Port is down
     assert port_alert(stack, CHECKOUT)["properties"]["status"] == "open"
 
     stack.port.recover()
+    clock.advance(60)
+    stack.drain_outbox()
     assert expire(stack).expired == []  # nothing left to resolve ...
     assert port_alert(stack, CHECKOUT)["properties"]["status"] == "resolved"  # ... and Port caught up
 

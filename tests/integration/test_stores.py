@@ -18,9 +18,11 @@ from incident_core.errors import Conflict
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.notification import AlertNotification
+from incident_core.port.client import EntityFailure
 from incident_core.queue import AlertQueue, redrive
 from incident_core.store import versioned
 from incident_core.store.alerts import AlertStore
+from incident_core.store.outbox import OutboxStore
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
 from incident_core.usecases.projection import ALERT_BLUEPRINT, Projector, alert_entity, visible_hash
 from tests.integration.conftest import create_table
@@ -311,18 +313,29 @@ def test_saving_again_overwrites(projection_store: ProjectionStore) -> None:
 
 
 class RecordingSink:
+    """A Port that writes everything (or, failing, nothing: every entity comes back retryable)."""
+
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
         self.fail = fail
 
-    def upsert_entities(self, blueprint: str, entities: list[dict[str, Any]]) -> None:
+    def write_entities(self, blueprint: str, entities: list[dict[str, Any]]) -> list[EntityFailure]:
         if self.fail:
-            raise RuntimeError("Port is down")
+            return [EntityFailure(e["identifier"], 503, "Port is down", retryable=True) for e in entities]
         self.calls.append((blueprint, entities))
+        return []
+
+    def existing_entities(self, blueprint: str, identifiers: set[str]) -> set[str]:
+        return identifiers
 
 
-def _projector(store: ProjectionStore, sink: RecordingSink | None) -> Projector:
-    return Projector(store, sink, lambda: NOW)
+@pytest.fixture
+def outbox(aws_env: None) -> OutboxStore:
+    return OutboxStore(aws.dynamodb(), create_table("PortOutboxTable"))
+
+
+def _projector(store: ProjectionStore, sink: RecordingSink | None, outbox: OutboxStore, now: str = NOW) -> Projector:
+    return Projector(store, sink, lambda: now, outbox=outbox)
 
 
 def test_alert_entity_carries_seed_properties_and_relations() -> None:
@@ -346,9 +359,11 @@ def test_visible_hash_ignores_raw_payload_only() -> None:
     assert visible_hash(entity) != visible_hash(alert_entity(_record(service="payments")))
 
 
-def test_projector_writes_only_when_something_visible_changed(projection_store: ProjectionStore) -> None:
+def test_projector_writes_only_when_something_visible_changed(
+    projection_store: ProjectionStore, outbox: OutboxStore
+) -> None:
     sink = RecordingSink()
-    projector = _projector(projection_store, sink)
+    projector = _projector(projection_store, sink, outbox)
     record = _record()
 
     assert projector.project_alerts([record]) == 1
@@ -376,9 +391,11 @@ def test_projector_writes_only_when_something_visible_changed(projection_store: 
     assert stored.projectedAt == NOW
 
 
-def test_projector_sends_only_the_changed_entities_of_a_batch(projection_store: ProjectionStore) -> None:
+def test_projector_sends_only_the_changed_entities_of_a_batch(
+    projection_store: ProjectionStore, outbox: OutboxStore
+) -> None:
     sink = RecordingSink()
-    projector = _projector(projection_store, sink)
+    projector = _projector(projection_store, sink, outbox)
     a, b = _record("a"), _record("b")
     projector.project_alerts([a, b])
 
@@ -386,9 +403,11 @@ def test_projector_sends_only_the_changed_entities_of_a_batch(projection_store: 
     assert [e["identifier"] for e in sink.calls[-1][1]] == [b.identifier]
 
 
-def test_local_mode_keeps_the_entity_and_writes_it_once_a_sink_exists(projection_store: ProjectionStore) -> None:
+def test_local_mode_keeps_the_entity_and_writes_it_once_a_sink_exists(
+    projection_store: ProjectionStore, outbox: OutboxStore
+) -> None:
     record = _record()
-    local = _projector(projection_store, None)
+    local = _projector(projection_store, None, outbox)
 
     assert local.project_alerts([record]) == 1
     (kept,) = projection_store.entities()
@@ -397,24 +416,37 @@ def test_local_mode_keeps_the_entity_and_writes_it_once_a_sink_exists(projection
     assert local.project_alerts([record]) == 0  # unchanged: not kept again
 
     sink = RecordingSink()
-    assert _projector(projection_store, sink).project_alerts([record]) == 1
+    assert _projector(projection_store, sink, outbox).project_alerts([record]) == 1
     assert sink.calls == [(ALERT_BLUEPRINT, [alert_entity(record)])]
     (synced,) = projection_store.entities()
     assert synced.syncedToPort is True
-    assert _projector(projection_store, sink).project_alerts([record]) == 0
+    assert _projector(projection_store, sink, outbox).project_alerts([record]) == 0
     assert len(sink.calls) == 1
 
 
-def test_a_failing_sink_saves_nothing_so_a_retry_writes_again(projection_store: ProjectionStore) -> None:
+def test_a_failing_sink_keeps_the_entity_pending_until_a_drain_writes_it(
+    projection_store: ProjectionStore, outbox: OutboxStore
+) -> None:
     record = _record()
 
-    with pytest.raises(RuntimeError):
-        _projector(projection_store, RecordingSink(fail=True)).project_alerts([record])
-    assert list(projection_store.entities()) == []
+    assert _projector(projection_store, RecordingSink(fail=True), outbox).project_alerts([record]) == 0
+    (kept,) = projection_store.entities()
+    assert kept.syncedToPort is False
+    assert outbox.due_entities(NOW) == []  # backing off
+    (pending,) = outbox.due_entities("2026-11-27T09:00:15.000Z")
+    assert (pending.identifier, pending.attempts, pending.reason) == (
+        record.identifier,
+        1,
+        "Port did not take it (503): Port is down",
+    )
 
     sink = RecordingSink()
-    assert _projector(projection_store, sink).project_alerts([record]) == 1
-    assert len(sink.calls) == 1
+    drained = _projector(projection_store, sink, outbox, now="2026-11-27T09:00:15.000Z").drain()
+    assert drained.written == 1
+    assert sink.calls == [(ALERT_BLUEPRINT, [alert_entity(record)])]
+    assert outbox.due_entities("2026-11-28T00:00:00.000Z") == []
+    (synced,) = projection_store.entities()
+    assert synced.syncedToPort is True
 
 
 # --- AlertQueue ---------------------------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def test_queue_visibility_outlasts_the_processor(resources: dict[str, Any]) -> N
     assert resources["AlertQueue"]["Properties"]["VisibilityTimeout"] >= 6 * processor_timeout
 
 
-@pytest.mark.parametrize("table", ["AlertsTable", "PortEntitiesTable"])
+@pytest.mark.parametrize("table", ["AlertsTable", "PortEntitiesTable", "PortOutboxTable"])
 def test_tables(resources: dict[str, Any], table: str) -> None:
     assert resources[table]["Type"] == "AWS::DynamoDB::Table"
     properties = resources[table]["Properties"]
@@ -206,6 +206,40 @@ def test_tables(resources: dict[str, Any], table: str) -> None:
     assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert properties["SSESpecification"]["SSEEnabled"] is True
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+OUTBOX_WRITES = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            "Resource": {"Fn::GetAtt": ["PortOutboxTable", "Arn"]},
+        }
+    ]
+}
+"""What every function that projects into Port may do with the outbox: read entries, keep and settle them."""
+
+
+PROJECTING_FUNCTIONS = [
+    "AlertProcessorFunction",
+    "ActionWorkerFunction",
+    "ProviderWebhookPagerDutyFunction",
+    "ProviderWebhookJiraFunction",
+    "ProviderWebhookIncidentIoFunction",
+    "ProviderWebhookFireHydrantFunction",
+    "ReconcileProvidersFunction",
+    "EscalationNotifyFunction",
+    "ExpireAlertsFunction",
+]
+
+
+@pytest.mark.parametrize("logical_id", PROJECTING_FUNCTIONS)
+def test_every_function_that_projects_into_port_keeps_what_port_missed(
+    resources: dict[str, Any], logical_id: str
+) -> None:
+    properties = resources[logical_id]["Properties"]
+    assert properties["Environment"]["Variables"]["PORT_OUTBOX_TABLE"] == {"Ref": "PortOutboxTable"}
+    assert OUTBOX_WRITES in properties["Policies"]
 
 
 def test_no_function_has_wildcard_access_to_secrets_tables_or_queues(resources: dict[str, Any]) -> None:
@@ -343,6 +377,34 @@ def test_secrets_fail_closed(resources: dict[str, Any]) -> None:
             [
                 {"DynamoDBCrudPolicy": {"TableName": {"Ref": "AlertsTable"}}},
                 {"DynamoDBCrudPolicy": {"TableName": {"Ref": "PortEntitiesTable"}}},
+                OUTBOX_WRITES,
+                {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "PortCredentials"}}},
+            ],
+        ),
+        (
+            "PortOutboxFunction",
+            "rate(1 minute)",
+            {"PORT_OUTBOX_TABLE", "PORT_ENTITIES_TABLE", "PORT_API_URL", "PORT_CREDENTIALS_SECRET_NAME"},
+            [
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "dynamodb:Scan",
+                                "dynamodb:BatchGetItem",
+                                "dynamodb:PutItem",
+                                "dynamodb:DeleteItem",
+                            ],
+                            "Resource": {"Fn::GetAtt": ["PortOutboxTable", "Arn"]},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "dynamodb:BatchWriteItem",
+                            "Resource": {"Fn::GetAtt": ["PortEntitiesTable", "Arn"]},
+                        },
+                    ]
+                },
                 {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "PortCredentials"}}},
             ],
         ),

@@ -19,6 +19,7 @@ from incident_core import aws
 from incident_core.config import get_settings
 from incident_core.errors import AuthenticationError, IncidentCoreError, MalformedRequest
 from incident_core.models import Source
+from incident_core.models.outbox import OutboxState, PendingEntity
 from incident_core.normalizers import normalize
 from incident_core.port.client import PortClient
 
@@ -29,6 +30,7 @@ LOCAL_NAMES = {
     "alerts_table": "AlertsTable",
     "incidents_table": "IncidentsTable",
     "port_entities_table": "PortEntitiesTable",
+    "port_outbox_table": "PortOutboxTable",
     "alert_queue": "AlertQueue.fifo",
     "alert_dlq": "AlertDeadLetterQueue.fifo",
 }
@@ -36,6 +38,7 @@ STACK_OUTPUTS = {
     "alerts_table": "AlertsTableName",
     "incidents_table": "IncidentsTableName",
     "port_entities_table": "PortEntitiesTableName",
+    "port_outbox_table": "PortOutboxTableName",
     "alert_queue": "AlertQueueUrl",
     "alert_dlq": "AlertDeadLetterQueueUrl",
 }
@@ -43,6 +46,7 @@ ENVIRONMENT_NAMES = {
     "alerts_table": "ALERTS_TABLE",
     "incidents_table": "INCIDENTS_TABLE",
     "port_entities_table": "PORT_ENTITIES_TABLE",
+    "port_outbox_table": "PORT_OUTBOX_TABLE",
     "alert_queue": "ALERT_QUEUE_URL",
     "alert_dlq": "ALERT_DLQ_URL",
 }
@@ -118,17 +122,24 @@ class Targets:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from incident_core.store.alerts import AlertStore
+    from incident_core.store.outbox import OutboxStore
+    from incident_core.usecases.projection import ALERT_BLUEPRINT
 
-    table_name = Targets(args).name("alerts_table")
-    store = AlertStore(aws.dynamodb().Table(table_name))
+    targets = Targets(args)
+    store = AlertStore(aws.dynamodb().Table(targets.name("alerts_table")))
     if args.action == "show":
         record = store.get(args.key) or next((r for r in store.scan() if r.identifier == args.key), None)
         if record is None:
             raise UsageError(f"no alert {args.key}")
+        outbox = OutboxStore(aws.dynamodb(), aws.dynamodb().Table(targets.name("port_outbox_table")))
+        waiting = outbox.entity(ALERT_BLUEPRINT, record.identifier)
         if args.json:
-            print(record.model_dump_json(indent=2))
+            shown = record.model_dump(mode="json")
+            shown["port"] = None if waiting is None else waiting.model_dump(mode="json", exclude={"entity"})
+            print(json.dumps(shown, indent=2, ensure_ascii=False))
         else:
             print(_alert_details(record.model_dump(mode="json")))
+            print(_port_state(waiting))
         return EXIT_OK
     records = sorted(store.scan(), key=lambda r: r.lastSeenAt, reverse=True)
     if args.json:
@@ -179,6 +190,17 @@ def _alert_details(record: dict[str, Any]) -> str:
     lines.append("statusHistory:")
     lines += [f"  {change['at']}  {change['status']}" for change in record["statusHistory"]]
     return "\n".join(lines)
+
+
+def _port_state(waiting: PendingEntity | None) -> str:
+    if waiting is None:
+        return "port: nothing waiting (in Port, or kept locally without Port credentials)"
+    if waiting.state is OutboxState.PARKED:
+        return f"port: refused, parked since {waiting.since}: {waiting.reason}"
+    return (
+        f"port: waiting since {waiting.since} ({waiting.attempts} attempt(s), next at {waiting.nextAttemptAt}): "
+        f"{waiting.reason}"
+    )
 
 
 def cmd_port_entities(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from a comma-separated string (or list) at `<path>`.
 _ENVIRONMENT = {
     "alerts_table": "ALERTS_TABLE",
     "port_entities_table": "PORT_ENTITIES_TABLE",
+    "port_outbox_table": "PORT_OUTBOX_TABLE",
     "alert_queue_url": "ALERT_QUEUE_URL",
     "alert_dlq_url": "ALERT_DLQ_URL",
     "webhook_secrets_name": "WEBHOOK_SECRETS_NAME",
@@ -101,6 +102,7 @@ class Settings(BaseModel):
 
     alerts_table: str = ""
     port_entities_table: str = ""
+    port_outbox_table: str = ""
     alert_queue_url: str = ""
     alert_dlq_url: str = ""
     webhook_secrets_name: str = ""

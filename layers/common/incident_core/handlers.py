@@ -35,6 +35,7 @@ from incident_core.secrets import (
 )
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
+from incident_core.store.outbox import OutboxStore
 from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.actions import (
     ActionQueue,
@@ -87,8 +88,19 @@ def _projection_store(settings: Settings) -> ProjectionStore:
     return ProjectionStore(aws.dynamodb(), _table(settings, "port_entities_table"))
 
 
+def utc_now() -> datetime:
+    """The time the projection acts at (the outbox's backoff): one seam, so tests can run it on a simulated clock."""
+    return datetime.now(UTC)
+
+
 def build_projector(settings: Settings) -> Projector:
-    return Projector(_projection_store(settings), port_client(settings), lambda: format_utc(datetime.now(UTC)))
+    return Projector(
+        _projection_store(settings),
+        port_client(settings),
+        lambda: format_utc(utc_now()),
+        outbox=OutboxStore(aws.dynamodb(), _table(settings, "port_outbox_table")),
+        service_blueprint=settings.service_blueprint,
+    )
 
 
 def incident_link(settings: Settings, identifier: str) -> str:
@@ -225,6 +237,8 @@ def alert_processor_handler(event: dict[str, Any], context: LambdaContext) -> di
     metrics.add_metric(name="StoredNotifications", unit=MetricUnit.Count, value=outcome.stored)
     metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=outcome.duplicates)
     metrics.add_metric(name="PortWrites", unit=MetricUnit.Count, value=outcome.projected)
+    metrics.add_metric(name="PortEntitiesDeferred", unit=MetricUnit.Count, value=outcome.port_deferred)
+    metrics.add_metric(name="PortEntitiesRefused", unit=MetricUnit.Count, value=outcome.port_refused)
     metrics.add_metric(name="FailedMessages", unit=MetricUnit.Count, value=len(outcome.failed_message_ids))
     return {"batchItemFailures": [{"itemIdentifier": mid} for mid in outcome.failed_message_ids]}
 

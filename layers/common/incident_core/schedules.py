@@ -1,4 +1,5 @@
-"""Lambda entry points of the housekeeping schedules (EventBridge Scheduler): stale alerts and heartbeats.
+"""Lambda entry points of the housekeeping schedules (EventBridge Scheduler): stale alerts, heartbeats, and
+the Port outbox.
 
 They sit beside `handlers.py` and reuse its wiring; the logic is in `usecases/housekeeping.py`.
 """
@@ -8,11 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incident_core import aws
 from incident_core.config import Settings, get_settings
-from incident_core.handlers import build_projector, logger
+from incident_core.handlers import build_projector, logger, metrics
+from incident_core.models.outbox import OutboxState
 from incident_core.queue import AlertQueue
 from incident_core.store.alerts import AlertStore
 from incident_core.usecases.housekeeping import check_heartbeats, expire_stale_alerts
@@ -64,3 +67,23 @@ def heartbeats_handler(event: dict[str, Any], context: LambdaContext) -> dict[st
     if outcome.missing or outcome.recovered:
         logger.info("heartbeats", extra={"missing": outcome.missing, "recovered": outcome.recovered})
     return {"missing": outcome.missing, "recovered": outcome.recovered}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def port_outbox_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Every minute: send Port what it could not take before (pending entities that are due), with backoff.
+
+    A drain that overlaps the next one sends the same versions twice, which Port's merge upsert absorbs.
+    """
+    projector = build_projector(get_settings())
+    drained = projector.drain()
+    waiting = projector.outbox.count()
+    metrics.add_metric(name="PortOutboxWritten", unit=MetricUnit.Count, value=drained.written)
+    metrics.add_metric(name="PortEntitiesDeferred", unit=MetricUnit.Count, value=drained.deferred)
+    metrics.add_metric(name="PortEntitiesRefused", unit=MetricUnit.Count, value=drained.refused)
+    metrics.add_metric(name="PortOutboxPending", unit=MetricUnit.Count, value=waiting[OutboxState.PENDING])
+    metrics.add_metric(name="PortOutboxParked", unit=MetricUnit.Count, value=waiting[OutboxState.PARKED])
+    summary = {"written": drained.written, "deferred": drained.deferred, "refused": drained.refused}
+    logger.info("drained the Port outbox", extra={**summary, "pending": waiting[OutboxState.PENDING]})
+    return {**summary, "pending": waiting[OutboxState.PENDING], "parked": waiting[OutboxState.PARKED]}

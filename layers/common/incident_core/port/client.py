@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -55,9 +55,16 @@ RunStatus = Literal["SUCCESS", "FAILURE"]
 
 @dataclass(frozen=True)
 class EntityFailure:
+    """One entity Port did not write: refused itself (`errors[]` of a bulk answer), or in a request that failed.
+
+    `retryable` is True when sending it again later may succeed: Port answered 429/5xx for it, or its whole
+    request failed (no answer, an outage, a refused token); False when Port refused the entity itself.
+    """
+
     identifier: str
     status_code: int
     message: str
+    retryable: bool = False
 
 
 class BulkUpsertError(PortApiError):
@@ -115,16 +122,39 @@ class PortClient:
         Every batch is sent even when an earlier one had refused entities (upserts are idempotent, so the
         caller can simply retry the whole list); then `BulkUpsertError` lists every refused entity.
         """
-        params = {"upsert": "true", "merge": "true"}
-        if run_id is not None:
-            params["run_id"] = run_id
-        path = f"/v1/blueprints/{_segment(blueprint)}/entities/bulk"
+        batches, oversized = _bulk_bodies(entities)
+        if oversized:
+            raise PortApiError(oversized[0].message, status_code=413, retryable=False)
+        path, params = _bulk_route(blueprint, run_id)
         failures: list[EntityFailure] = []
-        for batch in _bulk_bodies(entities):
+        for batch in batches:
             response = self._call("POST", path, content=batch.body, params=params)
             failures.extend(_bulk_failures(response, batch.identifiers, path))
         if failures:
             raise _bulk_error(blueprint, len(entities), failures)
+
+    def write_entities(self, blueprint: str, entities: list[dict[str, Any]]) -> list[EntityFailure]:
+        """Merge-upsert `entities` like `upsert_entities`, but answer with what was not written instead of raising.
+
+        An entity over the 1 MiB limit is refused without sending. A request that fails takes its entities
+        with it (retryable); once one failed for a reason that lasts (an outage, a rate limit), the later
+        requests are not sent and their entities are returned the same way: trying them now would only wait.
+        """
+        batches, failures = _bulk_bodies(entities)
+        path, params = _bulk_route(blueprint, None)
+        outage: PortApiError | None = None
+        for batch in batches:
+            if outage is None:
+                try:
+                    response = self._call("POST", path, content=batch.body, params=params)
+                except PortApiError as error:
+                    outage = error if error.retryable else None
+                    failures.extend(_request_failures(batch, error))
+                    continue
+                failures.extend(_bulk_failures(response, batch.identifiers, path))
+            else:
+                failures.extend(_request_failures(batch, outage))
+        return failures
 
     def get_entity(self, blueprint: str, identifier: str) -> dict[str, Any] | None:
         path = f"/v1/blueprints/{_segment(blueprint)}/entities/{_segment(identifier)}"
@@ -160,6 +190,15 @@ class PortClient:
             if next_cursor == cursor:
                 raise PortApiError(f"Port answered POST {path} with the same page cursor twice", retryable=True)
             cursor = next_cursor
+        return found
+
+    def existing_entities(self, blueprint: str, identifiers: set[str]) -> set[str]:
+        """Which of `identifiers` are entities of `blueprint` in Port (one search per 1000)."""
+        wanted = sorted(identifiers)
+        found: set[str] = set()
+        for start in range(0, len(wanted), SEARCH_PAGE_SIZE):
+            rule = {"property": "$identifier", "operator": "in", "value": wanted[start : start + SEARCH_PAGE_SIZE]}
+            found.update(str(entity.get("identifier")) for entity in self.search_entities(blueprint, [rule]))
         return found
 
     # Action runs
@@ -339,9 +378,19 @@ _BULK_PREFIX = b'{"entities":['
 _BULK_SUFFIX = b"]}"
 
 
-def _bulk_bodies(entities: Sequence[dict[str, Any]]) -> Iterator[_Batch]:
-    """Request bodies of at most 20 entities and at most 1 MiB each, in the order given."""
+def _bulk_route(blueprint: str, run_id: str | None) -> tuple[str, dict[str, str]]:
+    params = {"upsert": "true", "merge": "true"}
+    if run_id is not None:
+        params["run_id"] = run_id
+    return f"/v1/blueprints/{_segment(blueprint)}/entities/bulk", params
+
+
+def _bulk_bodies(entities: Sequence[dict[str, Any]]) -> tuple[list[_Batch], list[EntityFailure]]:
+    """Request bodies of at most 20 entities and at most 1 MiB each, in the order given; and the entities
+    that cannot fit in any request (refused with 413 without sending)."""
     empty_size = len(_BULK_PREFIX) + len(_BULK_SUFFIX)
+    batches: list[_Batch] = []
+    oversized: list[EntityFailure] = []
     parts: list[bytes] = []
     identifiers: list[str] = []
     size = empty_size
@@ -349,21 +398,30 @@ def _bulk_bodies(entities: Sequence[dict[str, Any]]) -> Iterator[_Batch]:
         identifier = str(entity.get("identifier", f"#{index}"))
         encoded = _encode(entity)
         if empty_size + len(encoded) > MAX_REQUEST_BYTES:
-            raise PortApiError(
+            message = (
                 f"Entity {identifier!r} is {len(encoded)} bytes serialized, more than Port's 1 MiB request "
-                "limit allows; shrink it (for example its rawPayload) before sending.",
-                status_code=413,
-                retryable=False,
+                "limit allows; shrink it (for example its rawPayload) before sending."
             )
+            oversized.append(EntityFailure(identifier, 413, message))
+            continue
         separator = 1 if parts else 0
         if len(parts) == MAX_ENTITIES_PER_BULK or size + separator + len(encoded) > MAX_REQUEST_BYTES:
-            yield _Batch(tuple(identifiers), _BULK_PREFIX + b",".join(parts) + _BULK_SUFFIX)
+            batches.append(_Batch(tuple(identifiers), _BULK_PREFIX + b",".join(parts) + _BULK_SUFFIX))
             parts, identifiers, size, separator = [], [], empty_size, 0
         parts.append(encoded)
         identifiers.append(identifier)
         size += separator + len(encoded)
     if parts:
-        yield _Batch(tuple(identifiers), _BULK_PREFIX + b",".join(parts) + _BULK_SUFFIX)
+        batches.append(_Batch(tuple(identifiers), _BULK_PREFIX + b",".join(parts) + _BULK_SUFFIX))
+    return batches, oversized
+
+
+def _request_failures(batch: _Batch, error: PortApiError) -> list[EntityFailure]:
+    """Every entity of a request that failed as a whole: none was refused for itself, so all may be retried."""
+    return [
+        EntityFailure(identifier, error.status_code or 0, error.message, retryable=True)
+        for identifier in batch.identifiers
+    ]
 
 
 def _bulk_failures(response: httpx.Response, identifiers: tuple[str, ...], path: str) -> list[EntityFailure]:
@@ -375,7 +433,7 @@ def _bulk_failures(response: httpx.Response, identifiers: tuple[str, ...], path:
             {e.get("identifier") for e in written if isinstance(e, dict)} if isinstance(written, list) else set()
         )
         return [
-            EntityFailure(identifier, 207, "Port reported a partial failure without details")
+            EntityFailure(identifier, 207, "Port reported a partial failure without details", retryable=True)
             for identifier in identifiers
             if identifier not in confirmed
         ]
@@ -388,12 +446,13 @@ def _bulk_failures(response: httpx.Response, identifiers: tuple[str, ...], path:
         item = error if isinstance(error, dict) else {}
         index = item.get("index")
         fallback = identifiers[index] if isinstance(index, int) and 0 <= index < len(identifiers) else "?"
-        status = item.get("statusCode")
+        status = int(item["statusCode"]) if isinstance(item.get("statusCode"), int | float) else 0
         failures.append(
             EntityFailure(
                 identifier=str(item.get("identifier") or fallback),
-                status_code=int(status) if isinstance(status, int | float) else 0,
+                status_code=status,
                 message=str(item.get("message") or item.get("error") or "no message"),
+                retryable=status == 0 or is_retryable_status(status),
             )
         )
     return failures
@@ -407,7 +466,7 @@ def _bulk_error(blueprint: str, total: int, failures: list[EntityFailure]) -> Bu
     return BulkUpsertError(
         f"Port refused {len(failures)} of {total} {blueprint} entities: {listed}",
         failures=failures,
-        retryable=any(is_retryable_status(f.status_code) for f in failures),
+        retryable=any(f.retryable for f in failures),
     )
 
 

@@ -1,8 +1,9 @@
 """The alert processor: store each queued notification, then project what changed into Port.
 
 Within a batch, a failure fails the later messages of the same FIFO group too, so one alert's
-notifications are never applied out of order; other groups go on. Port being down fails the messages
-whose alerts could not be projected: SQS retries them, then parks them in the DLQ for `dlq redrive`.
+notifications are never applied out of order; other groups go on. Storing does not depend on Port: an
+entity Port cannot take now waits in the outbox (drained by its schedule), one it refuses is parked there
+alone, and neither fails a message.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class BatchOutcome:
     stored: int = 0
     duplicates: int = 0
     projected: int = 0
+    port_deferred: int = 0
+    port_refused: int = 0
 
 
 @dataclass
@@ -88,6 +91,7 @@ class AlertProcessor:
                 # Incidents first: an alert's relation to its incident needs the incident in Port.
                 outcome.projected = projector.project_incidents(list(incidents.values()))
                 outcome.projected += projector.project_alerts([r for r, _ in records.values()])
+                outcome.port_deferred, outcome.port_refused = projector.tally.deferred, projector.tally.refused
             except IncidentCoreError as exc:
                 logger.warning("projection to Port failed; the batch will be retried", extra={"reason": exc.message})
                 outcome.failed_message_ids.extend(mid for _, ids in records.values() for mid in ids)
