@@ -18,6 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from devstack.action import signed_request
 from devstack.gateway import http_api_event
 from devstack.poller import sqs_event
 from devstack.runtime import LocalFunction, local_functions
@@ -94,6 +95,31 @@ class Stack:
         for _ in range(rounds):
             if self.process_once()["received"] == 0:
                 return
+
+    def act(self, step: str, body: dict[str, Any]) -> Answer:
+        """POST /actions/<step>, signed as Port signs it."""
+        headers, raw = signed_request(self.port.client_secret, body)
+        function = self.functions["Action" + "".join(part.capitalize() for part in step.split("-")) + "Function"]
+        answer = function.invoke(http_api_event("POST", f"/actions/{step}", headers, raw))
+        return Answer(answer["statusCode"], json.loads(answer["body"]))
+
+    def run_actions(self, messages: list[dict[str, Any]] | None = None) -> list[str]:
+        """One poll of the action queue by the worker (or these messages, again); returns the failed ids."""
+        url = self.resources.references["ActionQueue"]
+        if messages is None:
+            messages = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+            ).get("Messages", [])
+        if not messages:
+            return []
+        event = sqs_event(self.resources.attributes[("ActionQueue", "Arn")], messages)
+        failed = [
+            f["itemIdentifier"] for f in self.functions["ActionWorkerFunction"].invoke(event)["batchItemFailures"]
+        ]
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return failed
 
     def drain_outbox(self) -> dict[str, Any]:
         """One run of the Port outbox schedule."""

@@ -105,7 +105,14 @@ def test_port_unavailable_for_a_while_loses_nothing(clocked_stack: Stack) -> Non
     assert stack.drain_outbox()["written"] == 3  # the incident the critical alert opened, and both alerts
     assert set(stack.port_alerts()) == {CHECKOUT, PAYMENTS}
     assert _alerts(stack)[CHECKOUT]["notificationCount"] == 1
-    assert stack.drain_outbox() == {"written": 0, "deferred": 0, "refused": 0, "pending": 0, "parked": 0}
+    assert stack.drain_outbox() == {
+        "written": 0,
+        "deferred": 0,
+        "refused": 0,
+        "runsReported": 0,
+        "pending": 0,
+        "parked": 0,
+    }
 
 
 def test_a_message_parked_in_the_dlq_is_redriven_by_the_cli(

@@ -384,7 +384,13 @@ def test_secrets_fail_closed(resources: dict[str, Any]) -> None:
         (
             "PortOutboxFunction",
             "rate(1 minute)",
-            {"PORT_OUTBOX_TABLE", "PORT_ENTITIES_TABLE", "PORT_API_URL", "PORT_CREDENTIALS_SECRET_NAME"},
+            {
+                "PORT_OUTBOX_TABLE",
+                "PORT_ENTITIES_TABLE",
+                "INCIDENTS_TABLE",
+                "PORT_API_URL",
+                "PORT_CREDENTIALS_SECRET_NAME",
+            },
             [
                 {
                     "Statement": [
@@ -402,6 +408,11 @@ def test_secrets_fail_closed(resources: dict[str, Any]) -> None:
                             "Effect": "Allow",
                             "Action": "dynamodb:BatchWriteItem",
                             "Resource": {"Fn::GetAtt": ["PortEntitiesTable", "Arn"]},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "dynamodb:UpdateItem",
+                            "Resource": {"Fn::GetAtt": ["IncidentsTable", "Arn"]},
                         },
                     ]
                 },

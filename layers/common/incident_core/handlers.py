@@ -202,6 +202,7 @@ def action_worker_handler(event: dict[str, Any], context: LambdaContext) -> dict
         reporter=lambda: build_reporter(settings),
         link=lambda incident: incident_link(settings, incident.identifier),
         max_attempts=settings.action_max_attempts,
+        outbox=OutboxStore(aws.dynamodb(), _table(settings, "port_outbox_table")),
         record_metrics=_record_lifecycle_metrics,
     )
     failed: list[str] = []

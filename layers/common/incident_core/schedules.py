@@ -14,10 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incident_core import aws
 from incident_core.config import Settings, get_settings
-from incident_core.handlers import build_projector, logger, metrics
+from incident_core.handlers import build_projector, build_reporter, logger, metrics
 from incident_core.models.outbox import OutboxState
 from incident_core.queue import AlertQueue
 from incident_core.store.alerts import AlertStore
+from incident_core.store.incidents import IncidentStore
+from incident_core.usecases.actions import RunAnswers
 from incident_core.usecases.housekeeping import check_heartbeats, expire_stale_alerts
 
 
@@ -72,18 +74,28 @@ def heartbeats_handler(event: dict[str, Any], context: LambdaContext) -> dict[st
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def port_outbox_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Every minute: send Port what it could not take before (pending entities that are due), with backoff.
+    """Every minute: send Port what it could not take before (pending entities, then run answers), with backoff.
 
     A drain that overlaps the next one sends the same versions twice, which Port's merge upsert absorbs.
     """
-    projector = build_projector(get_settings())
+    settings = get_settings()
+    projector = build_projector(settings)
     drained = projector.drain()
+    ledger = IncidentStore(aws.dynamodb().Table(settings.required("incidents_table")))
+    answers = RunAnswers(ledger, lambda: build_reporter(settings), projector.outbox, projector.clock)
+    reported = answers.drain()
     waiting = projector.outbox.count()
     metrics.add_metric(name="PortOutboxWritten", unit=MetricUnit.Count, value=drained.written)
+    metrics.add_metric(name="PortRunsReported", unit=MetricUnit.Count, value=reported)
     metrics.add_metric(name="PortEntitiesDeferred", unit=MetricUnit.Count, value=drained.deferred)
     metrics.add_metric(name="PortEntitiesRefused", unit=MetricUnit.Count, value=drained.refused)
     metrics.add_metric(name="PortOutboxPending", unit=MetricUnit.Count, value=waiting[OutboxState.PENDING])
     metrics.add_metric(name="PortOutboxParked", unit=MetricUnit.Count, value=waiting[OutboxState.PARKED])
-    summary = {"written": drained.written, "deferred": drained.deferred, "refused": drained.refused}
+    summary = {
+        "written": drained.written,
+        "deferred": drained.deferred,
+        "refused": drained.refused,
+        "runsReported": reported,
+    }
     logger.info("drained the Port outbox", extra={**summary, "pending": waiting[OutboxState.PENDING]})
     return {**summary, "pending": waiting[OutboxState.PENDING], "parked": waiting[OutboxState.PARKED]}

@@ -51,6 +51,8 @@ class RunRecord(BaseModel):
     link: str | None = None
     incidentId: str | None = None
     logs: tuple[str, ...] = ()
+    reported: bool = False
+    """Port has the answer (or refused a new one because the run is finished): it is never sent again."""
 
 
 class IncidentStore:
@@ -165,6 +167,19 @@ class IncidentStore:
             UpdateExpression="SET logs = list_append(if_not_exists(logs, :empty), :line)",
             ExpressionAttributeValues={":empty": [], ":line": [message]},
         )
+
+    def mark_run_reported(self, run_id: str) -> None:
+        """Record that Port has the run's answer (a run refused before it was recorded has nothing to mark)."""
+        try:
+            self._table.update_item(
+                Key={"pk": RUN_PREFIX + run_id},
+                UpdateExpression="SET reported = :true",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":true": True},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
 
     def finish_run(
         self, run_id: str, *, status: str, summary: str, link: str | None, incident_id: str | None = None

@@ -2,7 +2,9 @@
 
 The front (one function per step) only verifies, validates and queues, so a Port or provider outage
 never loses a run: the queue retries it, and a run that cannot complete is reported as FAILURE with a
-sentence a person understands. The ledger of runs makes a redelivered run repeat its answer, not its work.
+sentence a person understands. The ledger of runs makes a redelivered run repeat its answer, not its work,
+and only while Port has not recorded it: a run's final status is sent until Port has it, once. A report Port
+cannot take now waits in the outbox (drained by its schedule), so it never holds up the runs behind it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -20,11 +23,13 @@ from incident_core.auth.port_signature import verify_port_signature
 from incident_core.errors import ConfigurationError, Conflict, MalformedRequest, NotFound, UpstreamError
 from incident_core.models.action import ActionRun, parse_action_run, parse_inputs
 from incident_core.models.incident import Incident, LifecycleStep
+from incident_core.models.outbox import PendingRunReport
 from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import StepRefused, Unsupported
 from incident_core.store.incidents import IncidentStore, RunRecord
+from incident_core.store.outbox import OutboxStore
 from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
-from incident_core.usecases.projection import Projector
+from incident_core.usecases.projection import Projector, retry_delay
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -93,18 +98,101 @@ def accept_action(
     try:
         parse_inputs(run)
     except MalformedRequest as exc:
-        reporter().finish(run.runId, FAILURE, f"The action's inputs are not valid: {exc.message}", None)
+        answer = RunAnswer(run.runId, FAILURE, f"The action's inputs are not valid: {exc.message}", None)
+        RunAnswers(ledger(), reporter).deliver(answer)
         raise
     answered = ledger().run(run.runId)
     if answered is not None and answered.status is not None:
-        _repeat_answer(answered, reporter())
+        if not answered.reported:
+            RunAnswers(ledger(), reporter).deliver(RunAnswer.of(answered))
         return Accepted(200, answered.summary or "already answered", run.runId)
     queue().send(run)
     return Accepted(202, f"{step.value} accepted; progress is reported on the run", run.runId)
 
 
-def _repeat_answer(answered: RunRecord, reporter: RunReporter) -> None:
-    reporter.finish(answered.runId, answered.status or FAILURE, answered.summary or "", answered.link)
+ALREADY_FINISHED = frozenset({400, 409, 422})
+"""How Port refuses a new status for a run whose status is final is not documented (its docs say the run "can no
+longer be updated"); these generic refusals of a PATCH to a run mean it has an answer already."""
+
+
+@dataclass(frozen=True)
+class RunAnswer:
+    run_id: str
+    status: str
+    summary: str
+    link: str | None
+
+    @classmethod
+    def of(cls, answered: RunRecord) -> RunAnswer:
+        return cls(answered.runId, answered.status or FAILURE, answered.summary or "", answered.link)
+
+
+@dataclass
+class RunAnswers:
+    """Gets each finished run's answer to Port once; what Port cannot take now waits in the outbox (if given)."""
+
+    ledger: IncidentStore
+    reporter: Callable[[], RunReporter]
+    outbox: OutboxStore | None = None
+    clock: Callable[[], str] = lambda: format_utc(datetime.now(UTC))
+    _port_down: str | None = field(default=None, init=False)
+
+    def deliver(self, answer: RunAnswer, waiting: PendingRunReport | None = None) -> bool:
+        """Send the answer; True once Port has it. Never raises for Port: a failure waits in the outbox."""
+        if self._port_down is not None:
+            self._keep(answer, waiting, self._port_down)
+            return False
+        try:
+            self.reporter().finish(answer.run_id, answer.status, answer.summary, answer.link)
+        except UpstreamError as error:
+            if error.retryable or error.status_code not in (*ALREADY_FINISHED, HTTPStatus.NOT_FOUND):
+                self._port_down = error.message if error.retryable else None
+                self._keep(answer, waiting, error.message)
+                return False
+            if error.status_code == HTTPStatus.NOT_FOUND:
+                logger.error("Port has no such run; its answer is dropped", extra={"runId": answer.run_id})
+                self._settle(answer, waiting)
+                return False
+            logger.info("Port has the run's answer already", extra={"runId": answer.run_id, "reason": error.message})
+        self.ledger.mark_run_reported(answer.run_id)
+        self._settle(answer, waiting)
+        return True
+
+    def drain(self) -> int:
+        """Send the answers that wait in the outbox and are due; returns how many Port took."""
+        if self.outbox is None:
+            return 0
+        delivered = 0
+        for report in self.outbox.due_runs(self.clock()):
+            recorded = self.ledger.run(report.runId)
+            if recorded is not None and recorded.reported:  # a redelivery got it to Port meanwhile
+                self.outbox.settle_run(report.runId)
+                continue
+            delivered += self.deliver(RunAnswer(report.runId, report.status, report.summary, report.link), report)
+        return delivered
+
+    def _keep(self, answer: RunAnswer, waiting: PendingRunReport | None, reason: str) -> None:
+        logger.warning("the run's answer waits for Port", extra={"runId": answer.run_id, "reason": reason})
+        if self.outbox is None:
+            return  # the front: the worker that finished the run keeps its answer in the outbox
+        now = self.clock()
+        attempts = (waiting.attempts if waiting is not None else 0) + 1
+        self.outbox.put_run(
+            PendingRunReport(
+                runId=answer.run_id,
+                status=answer.status,
+                summary=answer.summary,
+                link=answer.link,
+                reason=reason,
+                since=waiting.since if waiting is not None else now,
+                attempts=attempts,
+                nextAttemptAt=format_utc(datetime.fromisoformat(now) + retry_delay(attempts)),
+            )
+        )
+
+    def _settle(self, answer: RunAnswer, waiting: PendingRunReport | None) -> None:
+        if waiting is not None and self.outbox is not None:
+            self.outbox.settle_run(answer.run_id)
 
 
 @dataclass
@@ -117,14 +205,17 @@ class ActionRunner:
     reporter: Callable[[], RunReporter]
     link: Callable[[Incident], str | None]
     max_attempts: int
+    outbox: OutboxStore | None = None
     record_metrics: Callable[[StepOutcome, LifecycleStep], None] = lambda outcome, step: None
 
     def execute(self, run: ActionRun, attempt: int) -> None:
-        """Raise to have the queue retry (a transient failure before the last attempt); otherwise report."""
+        """Raise to have the queue retry (a transient failure of the step before the last attempt); otherwise
+        answer. Reporting to Port never raises: an answer Port cannot take waits in the outbox."""
         answered = self.ledger.run(run.runId)
         if answered is not None and answered.status is not None:
             self._project_current(answered)
-            _repeat_answer(answered, self.reporter())
+            if not answered.reported:
+                self._answers().deliver(RunAnswer.of(answered))
             return
         if answered is None:
             self.ledger.start_run(run.runId, run.step.value, now=format_utc(self.lifecycle().clock()))
@@ -137,7 +228,7 @@ class ActionRunner:
             retryable = not isinstance(error, UpstreamError) or error.retryable
             if retryable and attempt < self.max_attempts:
                 logger.warning("step failed; the queue will retry it", extra={"reason": error.message})
-                self.reporter().log(run.runId, f"Attempt {attempt} failed, will retry: {error.message}")
+                self._log(run, f"Attempt {attempt} failed, will retry: {error.message}")
                 raise
             self._finish(run, FAILURE, f"Could not {run.step.value} after {attempt} attempt(s): {error.message}", None)
             return
@@ -154,14 +245,23 @@ class ActionRunner:
         self._report(run, outcome.logs, outcome.summary, link)
 
     def _report(self, run: ActionRun, logs: list[str], summary: str, link: str | None) -> None:
-        reporter = self.reporter()
         for line in logs:
-            reporter.log(run.runId, line)
-        reporter.finish(run.runId, SUCCESS, summary, link)
+            self._log(run, line)
+        self._answers().deliver(RunAnswer(run.runId, SUCCESS, summary, link))
 
     def _finish(self, run: ActionRun, status: str, summary: str, link: str | None) -> None:
         self.ledger.finish_run(run.runId, status=status, summary=summary, link=link)
-        self.reporter().finish(run.runId, status, summary, link)
+        self._answers().deliver(RunAnswer(run.runId, status, summary, link))
+
+    def _log(self, run: ActionRun, line: str) -> None:
+        """A progress line; Port not taking it holds nothing up (the ledger keeps every line)."""
+        try:
+            self.reporter().log(run.runId, line)
+        except UpstreamError as error:
+            logger.warning("a run log line did not reach Port", extra={"runId": run.runId, "reason": error.message})
+
+    def _answers(self) -> RunAnswers:
+        return RunAnswers(self.ledger, self.reporter, self.outbox, lambda: format_utc(self.lifecycle().clock()))
 
     def _project(self, incident: Incident, outcome: StepOutcome) -> None:
         projector = self.projector()
