@@ -115,6 +115,22 @@ def test_port_unavailable_for_a_while_loses_nothing(clocked_stack: Stack) -> Non
     }
 
 
+def test_a_message_that_can_never_be_processed_is_parked_at_once_with_its_reason(stack: Stack) -> None:
+    stack.sqs.send_message(
+        QueueUrl=stack.queue_url, MessageBody='{"alert": {}}', MessageGroupId="poison", MessageDeduplicationId="p-1"
+    )
+    stack.post(Source.PROMETHEUS, *webhook_event("prometheus", "firing"))
+
+    assert stack.process_once() == {"received": 3, "failed": 0}
+    assert set(stack.port_alerts()) == {CHECKOUT, PAYMENTS}
+    assert stack.queued() == 0
+    (parked,) = stack.sqs.receive_message(QueueUrl=stack.dead_letter_url, MessageAttributeNames=["All"])["Messages"]
+    assert parked["Body"] == '{"alert": {}}'
+    reason = parked["MessageAttributes"]["reason"]["StringValue"]
+    assert reason.startswith("not an alert notification (")
+    assert "alert.title: Field required" in reason
+
+
 def test_a_message_parked_in_the_dlq_is_redriven_by_the_cli(
     stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

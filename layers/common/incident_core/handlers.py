@@ -28,6 +28,7 @@ from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
 from incident_core.providers.registry import ProviderContext, provider_for
+from incident_core.queue import DeadLetterQueue
 from incident_core.secrets import (
     load_port_credentials,
     load_provider_credentials,
@@ -139,6 +140,7 @@ def build_alert_processor(settings: Settings) -> AlertProcessor:
         projector=lambda: build_projector(settings),
         lifecycle=lambda: build_lifecycle(settings),
         settings=settings,
+        dead_letters=lambda: DeadLetterQueue(aws.sqs(), settings.required("alert_dlq_url")),
     )
 
 
@@ -240,6 +242,7 @@ def alert_processor_handler(event: dict[str, Any], context: LambdaContext) -> di
     metrics.add_metric(name="PortWrites", unit=MetricUnit.Count, value=outcome.projected)
     metrics.add_metric(name="PortEntitiesDeferred", unit=MetricUnit.Count, value=outcome.port_deferred)
     metrics.add_metric(name="PortEntitiesRefused", unit=MetricUnit.Count, value=outcome.port_refused)
+    metrics.add_metric(name="DeadLetteredMessages", unit=MetricUnit.Count, value=outcome.dead_lettered)
     metrics.add_metric(name="FailedMessages", unit=MetricUnit.Count, value=len(outcome.failed_message_ids))
     return {"batchItemFailures": [{"itemIdentifier": mid} for mid in outcome.failed_message_ids]}
 

@@ -72,3 +72,23 @@ def redrive(sqs: SQSClient, dead_letter_url: str, queue_url: str, *, limit: int 
             sqs.delete_message(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return moved
+
+
+REASON_ATTRIBUTE = "reason"
+
+
+class DeadLetterQueue:
+    """The alert queue's DLQ, for messages that can never be processed: each parked with the reason why."""
+
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    def park(self, body: str, group_id: str, message_id: str, reason: str) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=body,
+            MessageGroupId=group_id,
+            MessageDeduplicationId=message_id,
+            MessageAttributes={REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1000]}},
+        )

@@ -3,16 +3,18 @@
 Within a batch, a failure fails the later messages of the same FIFO group too, so one alert's
 notifications are never applied out of order; other groups go on. Storing does not depend on Port: an
 entity Port cannot take now waits in the outbox (drained by its schedule), one it refuses is parked there
-alone, and neither fails a message.
+alone, and neither fails a message. A message that can never be processed (its body is not a notification)
+goes to the dead-letter queue at once, with the reason, instead of being retried there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from incident_core.config import Settings
 from incident_core.errors import IncidentCoreError
@@ -45,6 +47,11 @@ class BatchOutcome:
     projected: int = 0
     port_deferred: int = 0
     port_refused: int = 0
+    dead_lettered: int = 0
+
+
+class DeadLetters(Protocol):
+    def park(self, body: str, group_id: str, message_id: str, reason: str) -> None: ...
 
 
 @dataclass
@@ -53,6 +60,7 @@ class AlertProcessor:
     projector: Callable[[], Projector]
     lifecycle: Callable[[], LifecycleContext]
     settings: Settings
+    dead_letters: Callable[[], DeadLetters]
 
     def process(self, messages: Sequence[QueuedMessage]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -64,7 +72,19 @@ class AlertProcessor:
                 outcome.failed_message_ids.append(message.message_id)
                 continue
             try:
-                record, written = self._store(message)
+                notification = AlertNotification.model_validate_json(message.body)
+            except ValidationError as invalid:
+                first = invalid.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "body"
+                reason = f"not an alert notification ({invalid.error_count()} error(s)): {where}: {first['msg']}"
+                logger.error(
+                    "message parked in the dead-letter queue", extra={"messageId": message.message_id, "reason": reason}
+                )
+                self.dead_letters().park(message.body, message.group_id, message.message_id, reason)
+                outcome.dead_lettered += 1
+                continue
+            try:
+                record, written = self._store(notification)
                 correlated = correlate_alert(self.lifecycle(), record)
                 if correlated is not None:
                     incidents[correlated.incident.identifier] = correlated.incident
@@ -100,8 +120,7 @@ class AlertProcessor:
                 outcome.failed_message_ids.extend(mid for _, ids in records.values() for mid in ids)
         return outcome
 
-    def _store(self, message: QueuedMessage) -> tuple[AlertRecord, bool]:
-        notification = AlertNotification.model_validate_json(message.body)
+    def _store(self, notification: AlertNotification) -> tuple[AlertRecord, bool]:
         service = service_of(notification.alert, self.settings.service_mapping[notification.alert.source])
         record, written = self.alerts.change(
             notification.alert.dedup_key,
