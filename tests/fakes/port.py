@@ -324,6 +324,7 @@ class FakePort:
             "POST /v1/blueprints/{blueprint_identifier}/entities": self._upsert_one,
             "GET /v1/blueprints/{blueprint_identifier}/entities/{entity_identifier}": self._get_entity,
             "POST /v1/blueprints/{blueprint_identifier}/entities/search": self._search,
+            "GET /v1/blueprints/{blueprint_identifier}/entities-count": self._count,
             "GET /v1/blueprints": self._list_blueprints,
             "POST /v1/blueprints": self._create_blueprint,
             "GET /v1/blueprints/{identifier}": self._get_blueprint,
@@ -612,6 +613,10 @@ class FakePort:
             raise _Refused(404, "not_found", f"Entity {params['entity_identifier']!r} was not found")
         return _Answer(200, {"ok": True, "entity": _entity_answer(entity)})
 
+    def _count(self, params: dict[str, str], _query: dict[str, str], _body: Any) -> _Answer:
+        blueprint = self._blueprint(params["blueprint_identifier"])
+        return _Answer(200, {"ok": True, "count": len(self.entities.get(blueprint["identifier"], {}))})
+
     def _search(self, params: dict[str, str], _query: dict[str, str], body: Any) -> _Answer:
         blueprint = self._blueprint(params["blueprint_identifier"])
         if "include" in body or "exclude" in body:
@@ -694,6 +699,14 @@ class FakePort:
             if target != body.get("identifier") and target not in self.blueprints:
                 raise _Refused(404, "not_found", f"Blueprint {target!r} (target of relation {key!r}) was not found")
 
+    @staticmethod
+    def _refuse_type_changes(current: JsonObject, replacement: JsonObject) -> None:
+        """Port does not change a property's type once created (its docs: create another and migrate)."""
+        before = current.get("schema", {}).get("properties", {})
+        for name, definition in replacement.get("schema", {}).get("properties", {}).items():
+            if name in before and before[name].get("type") != definition.get("type"):
+                raise _Refused(422, "property_type_immutable", f"The type of property {name!r} cannot be changed")
+
     def _list_blueprints(self, _params: dict[str, str], _query: dict[str, str], _body: Any) -> _Answer:
         return _Answer(200, {"ok": True, "blueprints": list(self.blueprints.values())})
 
@@ -712,6 +725,7 @@ class FakePort:
         created = self._blueprint(identifier)
         replacement = {**body, "identifier": identifier}
         self._check_relation_targets(replacement)
+        self._refuse_type_changes(created, replacement)
         self.blueprints[identifier] = self._stored_blueprint(replacement, created=created)
         return _Answer(200, {"ok": True, "blueprint": self.blueprints[identifier]})
 

@@ -88,3 +88,23 @@ def test_without_an_api_url_nothing_is_written_and_the_error_says_how(
     assert error.count("\n") == 1
     assert "--api-url" in error
     assert port.requests == []
+
+
+def test_plan_shows_a_change_that_would_break_a_users_blueprint_and_apply_refuses_it(
+    port: FakePort, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = {"identifier": "incident", "title": "Incident", "schema": {"properties": {"status": {"type": "number"}}}}
+    port.add_blueprint(users)
+    target = ["--service-blueprint", "microservice", "--api-url", API_URL]
+
+    assert cli.main(["port", "plan", *target]) == 2
+    shown = capsys.readouterr().out
+    assert "BREAKING: property status is type 'number' in Port, 'string' in port/" in shown
+    assert cli.main(["port", "apply", *target]) == 2
+    assert "Nothing was changed" in capsys.readouterr().err
+    assert "alert" not in port.blueprints
+    assert port.blueprints["incident"]["schema"] == users["schema"]
+
+    assert cli.main(["port", "apply", *target, "--incident-blueprint", "lifecycleIncident"]) == 0
+    assert port.blueprints["lifecycleIncident"]["schema"]["properties"]["status"]["type"] == "string"
+    assert port.violations == []

@@ -214,6 +214,32 @@ def test_a_service_blueprint_port_lacks_fails_before_any_write(
     assert writes(port) == 0
 
 
+PATTERN_INCIDENT = {
+    "identifier": "incident",
+    "title": "Incident",
+    "schema": {"properties": {"status": {"type": "string", "enum": ["active", "resolved", "closed"]}}},
+}
+"""An `incident` blueprint the organization already has (Port's incident pattern), with other statuses."""
+
+
+def test_a_blueprint_the_user_already_has_is_not_overwritten_and_the_reason_names_the_parameter(
+    stack: Stack, port: FakePort, cloudformation: CloudFormationEndpoint
+) -> None:
+    port.add_blueprint(PATTERN_INCIDENT)
+    provision(stack, request("Create", cloudformation))
+    (refused,) = cloudformation.answers
+    assert refused["Status"] == "FAILED"
+    assert refused["Reason"].startswith("BreakingChangeError: Refused: Port already has blueprint(s) 'incident'")
+    assert "property status would lose the enum values ['active', 'closed']" in refused["Reason"]
+    assert "IncidentBlueprint parameter" in refused["Reason"]
+    assert writes(port) == 0
+
+    provision(stack, request("Create", cloudformation, IncidentBlueprint="lifecycleIncident"))
+    assert cloudformation.answers[-1]["Status"] == "SUCCESS"
+    assert port.blueprints["incident"]["schema"] == PATTERN_INCIDENT["schema"]
+    assert port.blueprints["alert"]["relations"]["incident"]["target"] == "lifecycleIncident"
+
+
 def test_without_credentials_the_resource_succeeds_and_says_provisioning_was_skipped(
     stack: Stack, port: FakePort, cloudformation: CloudFormationEndpoint
 ) -> None:

@@ -16,13 +16,15 @@ from incident_core.models.incident import Incident
 from incident_core.models.notification import AlertNotification
 from incident_core.models.outbox import OutboxState
 from incident_core.port.client import PortClient
+from incident_core.port.resources import BUNDLE_INCIDENT_BLUEPRINT as INCIDENT_BLUEPRINT
+from incident_core.port.resources import ResourceKind, load_resources
 from incident_core.retry import RetryPolicy
 from incident_core.store.outbox import OutboxStore
 from incident_core.store.projections import ProjectionStore
-from incident_core.usecases.projection import ALERT_BLUEPRINT, INCIDENT_BLUEPRINT, Projector
+from incident_core.usecases.projection import ALERT_BLUEPRINT, Projector
 from tests.events import webhook_event
 from tests.fakes import FakeClock
-from tests.fakes.port import FAKE_PORT_URL, FakePort
+from tests.fakes.port import FAKE_PORT_URL, REPO_ROOT, FakePort
 from tests.integration.conftest import Stack, create_table, port_blueprints
 
 BULK = "POST /v1/blueprints/{blueprint_identifier}/entities/bulk"
@@ -55,10 +57,17 @@ def _incident(**changes: Any) -> Incident:
     return Incident(**(fields | changes))
 
 
+def _blueprints(incident_blueprint: str) -> list[dict[str, Any]]:
+    """The user's service blueprint and the bundle's, as `port apply --incident-blueprint` puts them in Port."""
+    ours = load_resources(REPO_ROOT / "port", incident_blueprint=incident_blueprint, api_url="https://api.example")
+    return [port_blueprints()[0], *(r.body for r in ours if r.kind is ResourceKind.BLUEPRINT)]
+
+
 class World:
-    def __init__(self) -> None:
+    def __init__(self, incident_blueprint: str = INCIDENT_BLUEPRINT) -> None:
+        self.incident_blueprint = incident_blueprint
         self.clock = FakeClock()
-        self.port = FakePort(clock=self.clock, blueprints=port_blueprints())
+        self.port = FakePort(clock=self.clock, blueprints=_blueprints(incident_blueprint))
         self.port.add_entity("service", {"identifier": "checkout", "title": "Checkout"})
         self.client = PortClient(
             FAKE_PORT_URL,
@@ -73,7 +82,9 @@ class World:
         self.outbox = OutboxStore(aws.dynamodb(), create_table("PortOutboxTable"))
 
     def projector(self) -> Projector:
-        return Projector(self.projections, self.client, self._now, outbox=self.outbox)
+        return Projector(
+            self.projections, self.client, self._now, outbox=self.outbox, incident_blueprint=self.incident_blueprint
+        )
 
     def _now(self) -> str:
         from datetime import UTC, datetime
@@ -172,6 +183,19 @@ def test_a_service_port_does_not_know_is_left_out_before_sending(world: World) -
     assert world.port.entities["alert"][record.identifier]["relations"] == {}
     assert world.port.entities["alert"][_record("a2").identifier]["relations"] == {"service": "checkout"}
     assert world.port.refused == []
+
+
+def test_incidents_go_to_the_incident_blueprint_under_its_own_identifier(aws_env: None) -> None:
+    world = World(incident_blueprint="lifecycleIncident")
+    incident = _incident()
+    projector = world.projector()
+    projector.project_incidents([incident])
+    projector.project_alerts([_record("a1", incidentId=incident.identifier)])
+
+    assert set(world.port.entities["lifecycleIncident"]) == {incident.identifier}
+    assert world.port.entities["alert"][_record("a1").identifier]["relations"]["incident"] == incident.identifier
+    assert world.port.refused == []
+    assert world.port.violations == []
 
 
 def test_a_parked_alert_shows_port_s_reason(stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:

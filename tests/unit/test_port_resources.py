@@ -15,6 +15,7 @@ from incident_core.models.incident import LifecycleStep
 from incident_core.port.client import PortClient
 from incident_core.port.resources import (
     API_URL_PLACEHOLDER,
+    BreakingChangeError,
     ChangeType,
     MissingDependencyError,
     PortResource,
@@ -677,3 +678,159 @@ def test_entity_identifiers_are_unique_per_blueprint(tmp_path: Path) -> None:
     write_json(tmp_path / "entities" / "onCallRotation" / "copy.json", {"identifier": "default"})
     with pytest.raises(ConfigurationError, match="both define entity 'default' of blueprint 'onCallRotation'"):
         load_resources(tmp_path)
+
+
+# Blueprints that do not collide
+
+# Port's incident pattern (docs.port.io/guides/all/incident-blueprint): same identifier, other enums.
+PATTERN_INCIDENT = {
+    "identifier": "incident",
+    "title": "Incident",
+    "icon": "Alert",
+    "schema": {
+        "properties": {
+            "severity": {"type": "string", "enum": ["sev1", "sev2", "sev3", "sev4"]},
+            "status": {"type": "string", "enum": ["active", "investigating", "mitigating", "resolved", "closed"]},
+            "description": {"type": "string", "format": "markdown"},
+            "alerted_at": {"type": "string", "format": "date-time"},
+            "resolved_at": {"type": "string", "format": "date-time"},
+            "mttr_minutes": {"type": "number"},
+        },
+        "required": [],
+    },
+    "relations": {"affected_services": {"title": "Affected", "target": "service", "many": True, "required": False}},
+}
+
+
+@pytest.fixture
+def users_port() -> FakePort:
+    """A Port that has Port's incident pattern, with an incident in it."""
+    fake = FakePort(clock=FakeClock(), blueprints=[SERVICE, PATTERN_INCIDENT])
+    fake.add_entity("incident", {"identifier": "inc-1", "title": "Checkout down", "properties": {"status": "active"}})
+    return fake
+
+
+def test_the_incident_blueprint_takes_another_identifier_everywhere(users_port: FakePort) -> None:
+    fake, client = users_port, client_for(users_port)
+    resources = load_resources(REPO_ROOT / "port", incident_blueprint="lifecycleIncident", api_url=API_URL)
+    apply_plan(client, plan_resources(client, resources))
+
+    assert fake.blueprints["incident"]["schema"] == PATTERN_INCIDENT["schema"]  # the user's, untouched
+    assert fake.entities["incident"]["inc-1"]["properties"] == {"status": "active"}
+    ours = fake.blueprints["lifecycleIncident"]
+    assert ours["schema"]["properties"]["status"]["enum"] == ["triggered", "acknowledged", "resolved"]
+    assert fake.blueprints["alert"]["relations"]["incident"]["target"] == "lifecycleIncident"
+    on_incidents = [a for a in fake.actions.values() if a["trigger"].get("blueprintIdentifier") == "lifecycleIncident"]
+    assert {a["identifier"] for a in on_incidents} >= {"incident_acknowledge", "incident_resolve"}
+    assert all(a["trigger"].get("blueprintIdentifier") != "incident" for a in fake.actions.values())
+    page = json.dumps(fake.pages)
+    assert '"blueprint": "incident"' not in page
+    assert '"blueprintConfig": {"incident"' not in page
+    assert fake.violations == []
+
+
+def test_a_plan_that_would_break_the_users_incident_blueprint_is_shown_and_refused(users_port: FakePort) -> None:
+    fake, client = users_port, client_for(users_port)
+    plan = plan_resources(client, load_resources(REPO_ROOT / "port", api_url=API_URL))
+    (breaking,) = plan.breaking
+
+    assert breaking.identifier == "incident"
+    assert "property status would lose the enum values ['active', 'investigating', 'mitigating', 'closed']" in (
+        breaking.breaking
+    )
+    assert "property severity would lose the enum values ['sev1', 'sev2', 'sev3', 'sev4']" in breaking.breaking
+    assert "provider, status, title would become required, and the blueprint already has entities" in breaking.breaking
+    assert "BREAKING: property status would lose" in plan.summary()
+    assert plan.summary().splitlines()[-1].startswith("Refused: Port already has blueprint(s) 'incident'")
+
+    with pytest.raises(BreakingChangeError, match="IncidentBlueprint parameter") as refused:
+        apply_plan(client, plan)
+    assert "Nothing was changed" in refused.value.message
+    assert writes(fake) == []
+    assert fake.blueprints["incident"]["schema"] == PATTERN_INCIDENT["schema"]
+
+
+def _applied(client: PortClient, port_dir: Path) -> None:
+    apply_plan(client, plan_resources(client, load_resources(port_dir, api_url=API_URL)))
+
+
+def _edit_incident(port_dir: Path, change: Any) -> None:
+    path = port_dir / "blueprints" / "incident.json"
+    body = json.loads(path.read_text())
+    change(body)
+    path.write_text(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda b: b["schema"]["properties"]["escalationLevel"].update(type="string"),
+            "property escalationLevel is type 'number' in Port, 'string' in port/",
+        ),
+        (
+            lambda b: b["schema"]["properties"]["url"].update(format="email"),
+            "property url is format 'url' in Port, 'email' in port/",
+        ),
+        (
+            lambda b: b["schema"]["properties"]["urgency"].update(enum=["high"]),
+            "property urgency would lose the enum values ['low']",
+        ),
+        (
+            lambda b: b["schema"]["properties"]["assignee"].update(enum=["ana@example.com"]),
+            "property assignee takes any value in Port, only ['ana@example.com'] in port/",
+        ),
+        (
+            lambda b: b["relations"]["services"].update(many=False),
+            "relation services is 'service' (many: True) in Port, 'service' (many: False) in port/",
+        ),
+    ],
+)
+def test_our_own_blueprint_is_not_broken_by_a_later_version_of_port_dir(
+    port_dir: Path, change: Any, reason: str
+) -> None:
+    fake = FakePort(clock=FakeClock(), blueprints=[SERVICE])
+    client = PortClient(
+        FAKE_PORT_URL, fake.client_id, fake.client_secret, http=httpx.Client(transport=fake.transport())
+    )
+    _applied(client, port_dir)
+    before = json.loads(json.dumps(fake.blueprints["incident"]))
+    _edit_incident(port_dir, change)
+
+    plan = plan_resources(client, load_resources(port_dir, api_url=API_URL))
+    assert [c.breaking for c in plan.breaking] == [[reason]]
+    with pytest.raises(BreakingChangeError):
+        apply_plan(client, plan)
+    assert fake.blueprints["incident"] == before
+
+
+def test_a_new_required_property_breaks_only_a_blueprint_with_entities(port_dir: Path) -> None:
+    fake = FakePort(clock=FakeClock(), blueprints=[SERVICE])
+    client = PortClient(
+        FAKE_PORT_URL, fake.client_id, fake.client_secret, http=httpx.Client(transport=fake.transport())
+    )
+    _applied(client, port_dir)
+    _edit_incident(port_dir, lambda b: b["schema"]["required"].append("severity"))
+
+    assert plan_resources(client, load_resources(port_dir, api_url=API_URL)).breaking == []  # no entities yet
+    fake.add_entity("incident", {"identifier": "inc-1", "title": "x", "properties": {"status": "triggered"}})
+    (breaking,) = plan_resources(client, load_resources(port_dir, api_url=API_URL)).breaking
+    assert breaking.breaking == ["severity would become required, and the blueprint already has entities"]
+
+
+def test_widening_an_enum_and_adding_an_optional_property_apply(port_dir: Path) -> None:
+    fake = FakePort(clock=FakeClock(), blueprints=[SERVICE])
+    client = PortClient(
+        FAKE_PORT_URL, fake.client_id, fake.client_secret, http=httpx.Client(transport=fake.transport())
+    )
+    _applied(client, port_dir)
+    fake.add_entity("incident", {"identifier": "inc-1", "title": "x", "properties": {"status": "triggered"}})
+
+    def widen(body: dict[str, Any]) -> None:
+        body["schema"]["properties"]["urgency"]["enum"].append("medium")
+        body["schema"]["properties"]["runbook"] = {"type": "string", "format": "url", "title": "Runbook"}
+
+    _edit_incident(port_dir, widen)
+    _applied(client, port_dir)
+    assert fake.blueprints["incident"]["schema"]["properties"]["urgency"]["enum"] == ["high", "low", "medium"]
+    assert fake.violations == []

@@ -228,10 +228,17 @@ def _port_client_from_environment() -> PortClient:
 def cmd_port_resources(args: argparse.Namespace) -> int:
     from incident_core.port.resources import apply_plan, load_resources, plan_resources
 
-    resources = load_resources(Path(args.port_dir), service_blueprint=args.service_blueprint, api_url=args.api_url)
+    resources = load_resources(
+        Path(args.port_dir),
+        service_blueprint=args.service_blueprint,
+        incident_blueprint=args.incident_blueprint,
+        api_url=args.api_url,
+    )
     with _port_client_from_environment() as client:
         plan = plan_resources(client, resources)
         print(plan.summary())
+        if args.action == "plan" and plan.breaking:
+            return EXIT_USAGE  # the plan cannot be applied as it is: said in its last line
         if args.action == "apply":
             applied = apply_plan(client, plan)
             print(f"applied {len(applied)} change(s)")
@@ -292,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--service-blueprint",
             default=os.environ.get("SERVICE_BLUEPRINT", "service"),
             help="your catalog's service blueprint identifier",
+        )
+        resources_cmd.add_argument(
+            "--incident-blueprint",
+            default=os.environ.get("INCIDENT_BLUEPRINT", "incident"),
+            help="the identifier of the bundle's incident blueprint (the stack's IncidentBlueprint parameter)",
         )
         resources_cmd.add_argument(
             "--api-url",

@@ -51,6 +51,7 @@ _ENVIRONMENT = {
     "flap_window_seconds": "FLAP_WINDOW_SECONDS",
     "service_mapping": "SERVICE_MAPPING",
     "service_blueprint": "SERVICE_BLUEPRINT",
+    "incident_blueprint": "INCIDENT_BLUEPRINT",
     "secrets_max_age_seconds": "SECRETS_MAX_AGE_SECONDS",
     "incidents_table": "INCIDENTS_TABLE",
     "action_queue_url": "ACTION_QUEUE_URL",
@@ -116,6 +117,7 @@ class Settings(BaseModel):
     flap_window_seconds: int = Field(default=3600, ge=1)
     service_mapping: dict[Source, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_SERVICE_MAPPING))
     service_blueprint: str = "service"
+    incident_blueprint: str = "incident"
     secrets_max_age_seconds: int = Field(default=300, ge=0)
     incidents_table: str = ""
     action_queue_url: str = ""

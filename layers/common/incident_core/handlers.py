@@ -55,7 +55,7 @@ from incident_core.usecases.escalation import (
 )
 from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
-from incident_core.usecases.projection import INCIDENT_BLUEPRINT, Projector
+from incident_core.usecases.projection import Projector
 from incident_core.usecases.provider_sync import receive_provider_webhook, reconcile
 
 if TYPE_CHECKING:
@@ -100,12 +100,13 @@ def build_projector(settings: Settings) -> Projector:
         port_client(settings),
         lambda: format_utc(utc_now()),
         outbox=OutboxStore(aws.dynamodb(), _table(settings, "port_outbox_table")),
+        incident_blueprint=settings.incident_blueprint,
         service_blueprint=settings.service_blueprint,
     )
 
 
 def incident_link(settings: Settings, identifier: str) -> str:
-    return entity_url(settings.port_api_url, INCIDENT_BLUEPRINT, identifier)
+    return entity_url(settings.port_api_url, settings.incident_blueprint, identifier)
 
 
 def build_lifecycle(settings: Settings) -> LifecycleContext:

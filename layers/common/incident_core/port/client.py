@@ -192,6 +192,13 @@ class PortClient:
             cursor = next_cursor
         return found
 
+    def count_entities(self, blueprint: str) -> int:
+        path = f"/v1/blueprints/{_segment(blueprint)}/entities-count"
+        count = _json_object(self._call("GET", path), "GET", path).get("count")
+        if not isinstance(count, int | float):
+            raise PortApiError(f"Port answered GET {path} without a count", retryable=True)
+        return int(count)
+
     def existing_entities(self, blueprint: str, identifiers: set[str]) -> set[str]:
         """Which of `identifiers` are entities of `blueprint` in Port (one search per 1000)."""
         wanted = sorted(identifiers)

@@ -23,10 +23,16 @@ its blueprint; its relations must name entities that Port already has.
 The bundle's blueprints relate to the user's own service blueprint; they name it `service`, and
 `load_resources(..., service_blueprint=...)` points those references at the user's identifier: relation and
 aggregation targets, an action's blueprint, its entity inputs (also in arrays and their datasets), every
-`blueprint` of a page's widgets, and the blueprint of the entities in `entities/service/`. (A table widget's
-`blueprintConfig` is keyed by blueprint identifier and is not renamed: keep `service` out of those keys.) Every
-blueprint a resource refers to must be one of ours or already exist in Port; otherwise planning fails before
-anything is written.
+`blueprint` of a page's widgets (and the keys of a table widget's `blueprintConfig`), and the blueprint of the
+entities in `entities/service/`. The bundle's own `incident` blueprint is renamed the same way by
+`incident_blueprint=...` (its identifier too), so that it need not collide with an `incident` blueprint the
+organization already has (Port's incident pattern uses that identifier). Every blueprint a resource refers to
+must be one of ours or already exist in Port; otherwise planning fails before anything is written.
+
+Nothing of the user's is overwritten: a blueprint update that would break what Port holds (a property whose
+type or format changes, an enum that loses values or appears on a free property, a relation whose target or
+cardinality changes, a new required property on a blueprint that has entities) is listed by the plan as
+breaking, and `apply_plan` refuses the whole plan with a sentence that says what and how to avoid it.
 
 Actions call this bundle's API, whose URL is known only once the stack is deployed: their JSON writes it as
 `API_URL_PLACEHOLDER`, which `load_resources(..., api_url=...)` replaces; a resource that uses it cannot be
@@ -51,6 +57,7 @@ from incident_core.errors import ConfigurationError
 from incident_core.port.client import PortClient
 
 BUNDLE_SERVICE_BLUEPRINT = "service"
+BUNDLE_INCIDENT_BLUEPRINT = "incident"
 API_URL_PLACEHOLDER = "${INCIDENT_LIFECYCLE_API_URL}"
 API_URL_VARIABLE = "INCIDENT_LIFECYCLE_API_URL"
 
@@ -113,6 +120,8 @@ class PlannedChange(BaseModel):
     """What `apply_plan` sends (None when unchanged)."""
     blueprint: str | None = None
     """An entity's blueprint; None for the other kinds."""
+    breaking: list[str] = []
+    """Why this update would break what Port holds (a blueprint's changed type, narrowed enum...): refused."""
 
     @property
     def ref(self) -> ResourceRef:
@@ -121,7 +130,8 @@ class PlannedChange(BaseModel):
     def describe(self) -> str:
         name = self.identifier if self.blueprint is None else f"{self.blueprint}/{self.identifier}"
         line = f"{self.change.value:<9} {self.kind} {name} ({self.source})"
-        return f"{line}: {', '.join(self.drift)}" if self.drift else line
+        line = f"{line}: {', '.join(self.drift)}" if self.drift else line
+        return "\n".join([line, *(f"  BREAKING: {reason}" for reason in self.breaking)])
 
 
 class Plan(BaseModel):
@@ -135,12 +145,19 @@ class Plan(BaseModel):
     def of_type(self, change: ChangeType) -> list[PlannedChange]:
         return [planned for planned in self.changes if planned.change is change]
 
+    @property
+    def breaking(self) -> list[PlannedChange]:
+        return [planned for planned in self.changes if planned.breaking]
+
     def summary(self) -> str:
         counts = (
             f"{len(self.of_type(ChangeType.CREATE))} to create, {len(self.of_type(ChangeType.UPDATE))} to update, "
             f"{len(self.of_type(ChangeType.UNCHANGED))} unchanged"
         )
-        return "\n".join([*(planned.describe() for planned in self.changes), counts])
+        lines = [*(planned.describe() for planned in self.changes), counts]
+        if self.breaking:
+            lines.append(BreakingChangeError(self.breaking).message)
+        return "\n".join(lines)
 
 
 class MissingDependencyError(ConfigurationError):
@@ -153,6 +170,21 @@ class MissingDependencyError(ConfigurationError):
             "services live in a blueprint with another identifier, pass it as the service blueprint."
         )
         self.missing = [ref for _resource, ref in missing]
+
+
+class BreakingChangeError(ConfigurationError):
+    """The plan would change blueprints in a way that breaks what Port holds; nothing was written."""
+
+    def __init__(self, changes: Sequence[PlannedChange]) -> None:
+        reasons = "; ".join(f"{change.identifier}: {', '.join(change.breaking)}" for change in changes)
+        names = ", ".join(repr(change.identifier) for change in changes)
+        super().__init__(
+            f"Refused: Port already has blueprint(s) {names}, and applying port/ would break them ({reasons}). "
+            "Nothing was changed. If that blueprint is not this bundle's (Port's incident pattern also uses "
+            "`incident`), give the bundle's its own identifier: the IncidentBlueprint parameter, or "
+            "--incident-blueprint for `port apply`. If it is, migrate it in Port first."
+        )
+        self.changes = list(changes)
 
 
 @dataclass(frozen=True)
@@ -288,11 +320,15 @@ FOLDER_KINDS: dict[str, ResourceKind] = {
 
 
 def load_resources(
-    port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BLUEPRINT, api_url: str | None = None
+    port_dir: Path,
+    *,
+    service_blueprint: str = BUNDLE_SERVICE_BLUEPRINT,
+    incident_blueprint: str = BUNDLE_INCIDENT_BLUEPRINT,
+    api_url: str | None = None,
 ) -> list[PortResource]:
-    """Every resource under `port_dir`, with references to the `service` blueprint renamed and
-    `API_URL_PLACEHOLDER` replaced by `api_url` (the stack's API base URL, e.g. its `ApiUrl` output)."""
-    _check_port_dir(port_dir, service_blueprint)
+    """Every resource under `port_dir`, with the `service` and `incident` blueprints renamed (references and
+    identifiers) and `API_URL_PLACEHOLDER` replaced by `api_url` (the stack's API base URL, its `ApiUrl`)."""
+    renames = _renames(port_dir, service_blueprint, incident_blueprint)
     base_url = None if api_url is None else _checked_api_url(api_url)
     resources: list[PortResource] = []
     for folder in sorted(path for path in port_dir.iterdir() if path.is_dir()):
@@ -302,34 +338,39 @@ def load_resources(
                 known = ", ".join(sorted(FOLDER_KINDS))
                 raise ConfigurationError(f"{folder} holds JSON, but only these folders are applied: {known}.")
             continue
-        resources.extend(_load_folder(port_dir, folder, kind, service_blueprint, base_url))
+        resources.extend(_load_folder(port_dir, folder, kind, renames, base_url))
     return _unique(resources)
 
 
 def load_entities(port_dir: Path, *, service_blueprint: str = BUNDLE_SERVICE_BLUEPRINT) -> list[PortResource]:
     """Only the entities under `port_dir/entities/`: for a catalog kept without Port (the local stack), which
     needs no actions and so no API URL."""
-    _check_port_dir(port_dir, service_blueprint)
+    renames = _renames(port_dir, service_blueprint, BUNDLE_INCIDENT_BLUEPRINT)
     folder = port_dir / ENTITIES_FOLDER
     if not folder.is_dir():
         return []
-    return _unique(_load_folder(port_dir, folder, ResourceKind.ENTITY, service_blueprint, None))
+    return _unique(_load_folder(port_dir, folder, ResourceKind.ENTITY, renames, None))
 
 
-def _check_port_dir(port_dir: Path, service_blueprint: str) -> None:
+def _renames(port_dir: Path, service_blueprint: str, incident_blueprint: str) -> dict[str, str]:
     if not service_blueprint:
         raise ConfigurationError("The service blueprint identifier is empty.")
+    if not incident_blueprint:
+        raise ConfigurationError("The incident blueprint identifier is empty.")
+    if service_blueprint == incident_blueprint:
+        raise ConfigurationError(f"The service and incident blueprints cannot both be {service_blueprint!r}.")
     if not port_dir.is_dir():
         raise ConfigurationError(f"{port_dir} is not a folder of Port resources.")
+    return {BUNDLE_SERVICE_BLUEPRINT: service_blueprint, BUNDLE_INCIDENT_BLUEPRINT: incident_blueprint}
 
 
 def _load_folder(
-    port_dir: Path, folder: Path, kind: ResourceKind, service_blueprint: str, api_url: str | None
+    port_dir: Path, folder: Path, kind: ResourceKind, renames: dict[str, str], api_url: str | None
 ) -> list[PortResource]:
     """The JSON files of one kind's folder; entities sit one level deeper, in a folder named after their blueprint."""
     if kind is not ResourceKind.ENTITY:
         return [
-            _load_file(path, path.relative_to(port_dir.parent), kind, service_blueprint, api_url)
+            _load_file(path, path.relative_to(port_dir.parent), kind, renames, api_url)
             for path in sorted(folder.glob("*.json"))
         ]
     stray = sorted(folder.glob("*.json"))
@@ -341,10 +382,10 @@ def _load_folder(
     resources = []
     for blueprint_folder in sorted(path for path in folder.iterdir() if path.is_dir()):
         name = blueprint_folder.name
-        blueprint = service_blueprint if name == BUNDLE_SERVICE_BLUEPRINT else name
+        blueprint = renames.get(name, name)
         for path in sorted(blueprint_folder.glob("*.json")):
             source = path.relative_to(port_dir.parent)
-            resources.append(_load_file(path, source, kind, service_blueprint, api_url, blueprint=blueprint))
+            resources.append(_load_file(path, source, kind, renames, api_url, blueprint=blueprint))
     return resources
 
 
@@ -371,7 +412,7 @@ def _load_file(
     path: Path,
     source: Path,
     kind: ResourceKind,
-    service_blueprint: str,
+    renames: dict[str, str],
     api_url: str | None,
     *,
     blueprint: str | None = None,
@@ -383,14 +424,29 @@ def _load_file(
     if not isinstance(body, dict) or not isinstance(body.get("identifier"), str) or not body["identifier"]:
         raise ConfigurationError(f"{path} must be a JSON object with a string identifier.")
     for holder, key in KINDS[kind].blueprint_references(body):
-        if holder[key] == BUNDLE_SERVICE_BLUEPRINT:
-            holder[key] = service_blueprint
+        holder[key] = renames.get(holder[key], holder[key])
+    if kind is ResourceKind.BLUEPRINT:
+        body["identifier"] = renames.get(body["identifier"], body["identifier"])
+    _rename_config_keys(body, renames)
     if _put_api_url(body, api_url) and api_url is None:
         raise ConfigurationError(
             f"{source} calls this bundle's API, whose URL is not known: pass the stack's ApiUrl output as "
             f"--api-url (or set {API_URL_VARIABLE}), e.g. https://<api-id>.execute-api.<region>.amazonaws.com."
         )
     return PortResource(kind=kind, identifier=body["identifier"], source=str(source), body=body, blueprint=blueprint)
+
+
+def _rename_config_keys(node: Any, renames: dict[str, str]) -> None:
+    """A table widget's `blueprintConfig` is keyed by blueprint identifier: its keys follow the renames."""
+    if isinstance(node, dict):
+        config = node.get("blueprintConfig")
+        if isinstance(config, dict):
+            node["blueprintConfig"] = {renames.get(key, key): value for key, value in config.items()}
+        for value in node.values():
+            _rename_config_keys(value, renames)
+    elif isinstance(node, list):
+        for item in node:
+            _rename_config_keys(item, renames)
 
 
 def _put_api_url(node: Any, api_url: str | None) -> bool:
@@ -429,7 +485,12 @@ def plan_resources(client: PortClient, resources: Sequence[PortResource]) -> Pla
 
 
 def apply_plan(client: PortClient, plan: Plan) -> list[PlannedChange]:
-    """Create and update what `plan` says, in its order; returns the changes made."""
+    """Create and update what `plan` says, in its order; returns the changes made.
+
+    Raises `BreakingChangeError`, before writing anything, when the plan would break a blueprint in Port.
+    """
+    if plan.breaking:
+        raise BreakingChangeError(plan.breaking)
     applied = []
     for planned in plan.changes:
         if planned.request_body is None:
@@ -482,6 +543,9 @@ def _planned(client: PortClient, resource: PortResource) -> PlannedChange:
         drift = _drift(resource.body, current)
         change = ChangeType.UPDATE if drift else ChangeType.UNCHANGED
         body = api.update_body(resource.body, current) if drift else None
+    breaking = []
+    if resource.kind is ResourceKind.BLUEPRINT and current is not None and drift:
+        breaking = _breaking(resource.body, current, lambda: client.count_entities(resource.identifier) > 0)
     return PlannedChange(
         kind=resource.kind,
         identifier=resource.identifier,
@@ -490,7 +554,43 @@ def _planned(client: PortClient, resource: PortResource) -> PlannedChange:
         drift=drift,
         request_body=body,
         blueprint=resource.blueprint,
+        breaking=breaking,
     )
+
+
+def _breaking(ours: JsonObject, theirs: JsonObject, has_entities: Callable[[], bool]) -> list[str]:
+    """What updating Port's blueprint `theirs` with `ours` would break (an update only adds or widens)."""
+    reasons: list[str] = []
+    our_schema, their_schema = ours.get("schema", {}), theirs.get("schema", {})
+    their_properties = their_schema.get("properties", {})
+    for name, mine in our_schema.get("properties", {}).items():
+        present = their_properties.get(name)
+        if present is None:
+            continue
+        for key in ("type", "format"):
+            if mine.get(key) != present.get(key) and (key == "type" or present.get(key) is not None):
+                reasons.append(f"property {name} is {key} {present.get(key)!r} in Port, {mine.get(key)!r} in port/")
+        if "enum" in mine:
+            lost = [value for value in present.get("enum", []) if value not in mine["enum"]]
+            if "enum" not in present:
+                reasons.append(f"property {name} takes any value in Port, only {mine['enum']} in port/")
+            elif lost:
+                reasons.append(f"property {name} would lose the enum values {lost}")
+    their_relations = theirs.get("relations", {})
+    for name, mine in ours.get("relations", {}).items():
+        present = their_relations.get(name)
+        if present is not None and (mine.get("target"), bool(mine.get("many"))) != (
+            present.get("target"),
+            bool(present.get("many")),
+        ):
+            reasons.append(
+                f"relation {name} is {present.get('target')!r} (many: {bool(present.get('many'))}) in Port, "
+                f"{mine.get('target')!r} (many: {bool(mine.get('many'))}) in port/"
+            )
+    added = sorted(set(our_schema.get("required", [])) - set(their_schema.get("required", [])))
+    if added and has_entities():
+        reasons.append(f"{', '.join(added)} would become required, and the blueprint already has entities")
+    return reasons
 
 
 _ABSENT = object()

@@ -34,6 +34,7 @@ from incident_core.models.incident import Incident
 from incident_core.models.outbox import OutboxState, PendingEntity
 from incident_core.normalizers.common import format_utc
 from incident_core.port.client import EntityFailure
+from incident_core.port.resources import BUNDLE_INCIDENT_BLUEPRINT
 from incident_core.port.schema import BlueprintSchema, bundle_blueprint
 from incident_core.store.outbox import OutboxStore
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
@@ -41,8 +42,6 @@ from incident_core.usecases.housekeeping import stale_properties
 from incident_core.usecases.postmortem import render_timeline
 
 ALERT_BLUEPRINT = "alert"
-INCIDENT_BLUEPRINT = "incident"
-"""The incident blueprint's default identifier (the IncidentBlueprint parameter changes it)."""
 SERVICE_RELATIONS = frozenset({"service", "services", "impactedServices"})
 """Relations to the user's service blueprint: values come from monitoring labels and may not exist in Port."""
 INCIDENT_RELATION = "incident"
@@ -152,7 +151,8 @@ class Projector:
     sink: EntitySink | None
     clock: Callable[[], str]
     outbox: OutboxStore
-    incident_blueprint: str = INCIDENT_BLUEPRINT
+    incident_blueprint: str = BUNDLE_INCIDENT_BLUEPRINT
+    """The incident blueprint's identifier in Port (the IncidentBlueprint parameter)."""
     service_blueprint: str = "service"
     tally: ProjectionTally = field(default_factory=ProjectionTally)
     _port_down: EntityFailure | None = field(default=None, init=False)

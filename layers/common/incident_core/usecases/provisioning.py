@@ -13,10 +13,14 @@ whatever happens:
 - Delete: SUCCESS without touching Port. The blueprints hold the organization's alerts and incidents, their
   timelines and postmortems, and the actions their run history; deleting a stack (or CloudFormation replacing
   this resource) must not wipe that record. Removing them is a decision for a person in Port.
+- A plan that would break a blueprint Port already has (for example an `incident` blueprint of Port's incident
+  pattern, whose enums differ): FAILED with a sentence naming what would break and the IncidentBlueprint
+  parameter that avoids it; nothing in Port is written.
 - Any error: FAILED with the reason (CloudFormation shows it and rolls back). A watchdog answers FAILED shortly
   before the Lambda would time out, since a timed-out invocation answers nothing and leaves the stack waiting.
 
-`sam deploy` runs this again only when the resource's properties change: the API URL, the service blueprint, or
+`sam deploy` runs this again only when the resource's properties change: the API URL, the service or incident
+blueprint, or
 the provisioner's published version, which changes with its code (and so with port/, which its artifact
 carries) and its settings (the Port region among them). A change of the shared layer alone does not publish a
 new version. After adding credentials or changing Port by hand, run
@@ -98,7 +102,10 @@ def provision(
     properties = request.ResourceProperties
     api_url = str(properties.get("ApiUrl") or "")
     service_blueprint = str(properties.get("ServiceBlueprint") or settings.service_blueprint)
-    resources = load_resources(port_dir, service_blueprint=service_blueprint, api_url=api_url)
+    incident_blueprint = str(properties.get("IncidentBlueprint") or settings.incident_blueprint)
+    resources = load_resources(
+        port_dir, service_blueprint=service_blueprint, incident_blueprint=incident_blueprint, api_url=api_url
+    )
     credentials = load_port_credentials(settings)
     if not credentials.complete:
         return Outcome(
