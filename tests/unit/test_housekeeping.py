@@ -18,8 +18,8 @@ from incident_core.models.heartbeat import Heartbeat
 from incident_core.models.notification import AlertNotification
 from incident_core.normalizers.common import format_utc
 from incident_core.store.alerts import AlertStore
-from incident_core.usecases.housekeeping import check_heartbeats, resolve_as_stale, stale_properties
-from incident_core.usecases.projection import alert_entity
+from incident_core.usecases.housekeeping import check_heartbeats, resolve_as_stale
+from incident_core.usecases.projection import alert_entity, stale_properties
 from incident_core.usecases.services import service_of
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

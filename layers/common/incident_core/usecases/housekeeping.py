@@ -45,15 +45,6 @@ HEARTBEAT_GRACE = timedelta(minutes=1)
 # Stale expiry
 
 
-def stale_properties(record: AlertRecord) -> dict[str, Any]:
-    """The Port properties a stale alert shows instead of its own: the seed blueprint has no property
-    for it, so the description starts by saying why the alert was resolved."""
-    if not record.stale:
-        return {}
-    note = f"Resolved as stale: no notification since {record.lastSeenAt}"
-    return {"description": f"{note}\n\n{record.description}" if record.description else note}
-
-
 def resolve_as_stale(current: AlertRecord | None, *, silent_since: str, now: str) -> AlertRecord | None:
     """`current` resolved as stale at `now`; None when it is resolved or was seen since `silent_since`.
 
