@@ -64,7 +64,7 @@ def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
         recording = RecordingTransport(inner=validating)
         secret = {**SECRET, "baseUrl": server.url, **changes}
         context = ProviderContext(
-            notifier=_no_notifier,
+            pager=_no_notifier,
             link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
             credentials=lambda name: secret if name is ProviderName.FIREHYDRANT else {},
             transport=recording,

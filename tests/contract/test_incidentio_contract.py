@@ -66,7 +66,7 @@ def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
         recording = RecordingTransport()
         validating = ValidatingTransport(inner=recording)
         context = ProviderContext(
-            notifier=_no_notifier,
+            pager=_no_notifier,
             link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
             credentials=lambda name: {"apiKey": "contract-test-key", "baseUrl": server.url, **secret},
             transport=validating,

@@ -87,7 +87,7 @@ def jira(server: PrismServer, site: JiraSite, **settings: Any) -> JiraProvider:
         **settings,
     }
     context = ProviderContext(
-        notifier=lambda: pytest.fail("Jira notifies people itself"),
+        pager=lambda: pytest.fail("Jira notifies people itself"),
         link=lambda identifier: PORT_PAGE + identifier,
         credentials=lambda name: secret if name is ProviderName.JIRA else pytest.fail(f"asked for {name}"),
         transport=site,

@@ -64,7 +64,7 @@ def harness(server: PrismServer) -> Harness:
         raise AssertionError("the Opsgenie adapter pages through Opsgenie, not the notifier")
 
     context = ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=credentials,
         transport=validating,

@@ -25,10 +25,10 @@ import pytest
 
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
+from incident_core.models.page import Pager
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.native import Notifier
 from incident_core.providers.pagerduty import PagerDutyProvider, build
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
@@ -99,11 +99,11 @@ def harness_for(server: PrismServer, *, object_details: bool = False) -> Harness
         assert name is ProviderName.PAGERDUTY
         return secret
 
-    def no_notifier() -> Notifier:
+    def no_notifier() -> Pager:
         raise AssertionError("the PagerDuty adapter pages through PagerDuty, not the notifier")
 
     context = ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
         credentials=credentials,
         transport=recording,

@@ -439,7 +439,7 @@ def api() -> ServiceNowTableApi:
 def provider_for(api: ServiceNowTableApi, **secret: Any) -> ServiceNowProvider:
     credentials = {"instanceUrl": INSTANCE, "username": USERNAME, "password": PASSWORD, **secret}
     context = ProviderContext(
-        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        pager=lambda: pytest.fail("ServiceNow pages nobody itself"),
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=lambda name: credentials if name is ProviderName.SERVICENOW else {},
         transport=api.transport(),

@@ -80,7 +80,7 @@ def _context(fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None
 
     secret = dict(BASE_CREDENTIALS if credentials is None else credentials)
     return ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"{PORT_URL}{identifier}",
         credentials=lambda name: secret if name is ProviderName.FIREHYDRANT else {},
         transport=httpx.MockTransport(fake.handle),

@@ -133,7 +133,7 @@ def make_provider(api: FakeIncidentIo, **secret: Any) -> tuple[IncidentIoProvide
         return {"apiKey": "secret-api-key", **secret}
 
     context = ProviderContext(
-        notifier=_no_notifier,
+        pager=_no_notifier,
         link=lambda identifier: PORT_LINK + identifier,
         credentials=credentials,
         transport=httpx.MockTransport(api),
@@ -687,7 +687,7 @@ def test_a_401_says_what_incident_io_said() -> None:
     ],
 )
 def test_incomplete_credentials_are_a_configuration_error_naming_the_key(secret: dict[str, Any], named: str) -> None:
-    context = ProviderContext(notifier=_no_notifier, link=lambda _: None, credentials=lambda _: secret)
+    context = ProviderContext(pager=_no_notifier, link=lambda _: None, credentials=lambda _: secret)
 
     with pytest.raises(ConfigurationError, match=f"the incidentio credentials are incomplete: {named}"):
         build(context)

@@ -64,7 +64,7 @@ def jira(handler: Handler, clock: FakeClock | None = None, **settings: Any) -> t
     recorder = Recorder(handler)
     clock = clock or FakeClock()
     context = ProviderContext(
-        notifier=lambda: pytest.fail("Jira notifies people itself"),
+        pager=lambda: pytest.fail("Jira notifies people itself"),
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=lambda name: {**SECRET, **settings},
         transport=httpx.MockTransport(recorder),
@@ -542,7 +542,7 @@ def test_a_4xx_carries_jiras_own_words_and_is_not_retried() -> None:
 @pytest.mark.parametrize("missing", ["siteUrl", "email", "apiToken", "projectKey"])
 def test_a_missing_credential_is_a_configuration_error_naming_it(missing: str) -> None:
     secret = {key: value for key, value in SECRET.items() if key != missing}
-    context = ProviderContext(notifier=lambda: pytest.fail("unused"), link=lambda _: None, credentials=lambda _: secret)
+    context = ProviderContext(pager=lambda: pytest.fail("unused"), link=lambda _: None, credentials=lambda _: secret)
 
     with pytest.raises(ConfigurationError, match=f"the jira credentials are incomplete: {missing}: "):
         build(context)
@@ -572,7 +572,7 @@ def test_the_site_url_selects_the_host(site_url: str, base_url: str) -> None:
 @pytest.mark.parametrize("site_url", ["http://acme.atlassian.net", "ftp://acme.example.com", "https://"])
 def test_a_site_url_that_would_leak_the_token_is_refused(site_url: str) -> None:
     context = ProviderContext(
-        notifier=lambda: pytest.fail("unused"),
+        pager=lambda: pytest.fail("unused"),
         link=lambda _: None,
         credentials=lambda _: {**SECRET, "siteUrl": site_url},
     )

@@ -97,7 +97,7 @@ def context(handler: Handler, secret: Mapping[str, Any] = SECRET) -> ProviderCon
         raise AssertionError("the Opsgenie adapter pages through Opsgenie, not the notifier")
 
     return ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=credentials,
         transport=httpx.MockTransport(handler),

@@ -19,10 +19,10 @@ from incident_core.errors import AuthenticationError, ConfigurationError, Malfor
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
+from incident_core.models.page import Pager
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, ProviderEvent, StepRefused
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.native import Notifier
 from incident_core.providers.pagerduty import (
     STATUS_OF_PAGERDUTY,
     URGENCY_OF_SEVERITY,
@@ -60,7 +60,7 @@ class ScriptedPagerDuty:
         return [json.loads(request.content) if request.content else None for request in self.seen]
 
 
-def no_notifier() -> Notifier:
+def no_notifier() -> Pager:
     raise AssertionError("PagerDuty pages people itself; the adapter never uses the SNS notifier")
 
 
@@ -68,7 +68,7 @@ def context(
     pagerduty: ScriptedPagerDuty | None = None, credentials: Mapping[str, Any] = CREDENTIALS
 ) -> ProviderContext:
     return ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: PORT_PAGE + identifier,
         credentials=lambda name: credentials if name is ProviderName.PAGERDUTY else {},
         transport=httpx.MockTransport(pagerduty or ScriptedPagerDuty({})),

@@ -91,7 +91,7 @@ def table_api(
 def provider_for(handler: Handler, clock: FakeClock | None = None, **secret: Any) -> ServiceNowProvider:
     credentials = {**SECRET, **secret}
     context = ProviderContext(
-        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        pager=lambda: pytest.fail("ServiceNow pages nobody itself"),
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=lambda name: credentials if name is ProviderName.SERVICENOW else {},
         transport=httpx.MockTransport(handler),
@@ -504,7 +504,7 @@ def test_a_step_on_an_incident_servicenow_never_received_is_refused() -> None:
 )
 def test_an_incomplete_secret_is_a_configuration_error_naming_the_key(secret: dict[str, str], named: str) -> None:
     context = ProviderContext(
-        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        pager=lambda: pytest.fail("ServiceNow pages nobody itself"),
         link=lambda identifier: None,
         credentials=lambda name: secret,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -22,8 +22,9 @@ from incident_core.errors import ConfigurationError, IncidentCoreError
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
 from incident_core.models.action import ActionRun
 from incident_core.models.incident import LifecycleStep, ProviderName
+from incident_core.models.page import Pager
 from incident_core.normalizers.common import format_utc
-from incident_core.notifications import Pagers, SnsNotifier, chat_notifiers
+from incident_core.notifications import Pagers, SnsPager, chat_pagers
 from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
@@ -51,7 +52,7 @@ from incident_core.usecases.escalation import (
     StepFunctionsEscalations,
     reconcile_escalations,
 )
-from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
+from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
 from incident_core.usecases.projection import INCIDENT_BLUEPRINT, Projector
 from incident_core.usecases.provider_sync import receive_provider_webhook, reconcile
@@ -96,9 +97,11 @@ def incident_link(settings: Settings, identifier: str) -> str:
 
 
 def build_lifecycle(settings: Settings) -> LifecycleContext:
+    pager = lambda: SnsPager(aws.sns(), settings.required("escalation_topic_arn"))  # noqa: E731
+    link = partial(incident_link, settings)
     providers = ProviderContext(
-        notifier=lambda: SnsNotifier(aws.sns(), settings.required("escalation_topic_arn")),
-        link=lambda identifier: incident_link(settings, identifier),
+        pager=pager,
+        link=link,
         credentials=lambda name: load_provider_credentials(settings, name),
     )
     escalations: Callable[[], EscalationControl] | None = None
@@ -110,6 +113,8 @@ def build_lifecycle(settings: Settings) -> LifecycleContext:
         alerts=AlertStore(_table(settings, "alerts_table")),
         provider=lambda name: provider_for(name, providers),
         directory=lambda: _directory(settings),
+        pager=pager,
+        link=link,
         settings=settings,
         pause=time.sleep,
         escalations=escalations,
@@ -279,9 +284,9 @@ def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
 
 
 def _pager(settings: Settings) -> Pagers:
-    channels: list[Any] = [SnsNotifier(aws.sns(), settings.required("escalation_topic_arn"))]
+    channels: list[Pager] = [SnsPager(aws.sns(), settings.required("escalation_topic_arn"))]
     if settings.notification_channels_secret:
-        channels += chat_notifiers(load_secret(settings, settings.notification_channels_secret))
+        channels += chat_pagers(load_secret(settings, settings.notification_channels_secret))
     return Pagers(channels)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -107,6 +107,9 @@ class StepInputs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+InputsT = TypeVar("InputsT", bound=StepInputs)
+
+
 class TriggerInputs(StepInputs):
     title: OptionalText = None
     severity: Severity | None = None
@@ -148,22 +151,10 @@ class FindExpertInputs(StepInputs):
     addResponder: Annotated[OptionalText, BeforeValidator(_user)] = None
 
 
-STEP_INPUTS: dict[LifecycleStep, type[StepInputs]] = {
-    LifecycleStep.TRIGGER: TriggerInputs,
-    LifecycleStep.ACKNOWLEDGE: AcknowledgeInputs,
-    LifecycleStep.REASSIGN: ReassignInputs,
-    LifecycleStep.ASSOCIATE_SERVICES: AssociateServicesInputs,
-    LifecycleStep.ESCALATE: EscalateInputs,
-    LifecycleStep.ADD_NOTE: AddNoteInputs,
-    LifecycleStep.RESOLVE: ResolveInputs,
-    LifecycleStep.FIND_EXPERT: FindExpertInputs,
-}
-
-
-def parse_inputs(run: ActionRun) -> StepInputs:
-    """The run's inputs as its step expects them; `MalformedRequest` names `inputs.<field>`."""
+def parse_inputs(run: ActionRun, model: type[InputsT]) -> InputsT:
+    """The run's inputs as `model`, its step's inputs; `MalformedRequest` names `inputs.<field>`."""
     try:
-        return STEP_INPUTS[run.step].model_validate(run.inputs)
+        return model.model_validate(run.inputs)
     except ValidationError as exc:
         field, problem = first_problem(exc, default="")
         raise MalformedRequest(f"inputs.{field}" if field else "inputs", problem) from exc

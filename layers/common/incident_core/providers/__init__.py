@@ -14,9 +14,10 @@ import httpx
 
 from incident_core.errors import ConfigurationError
 from incident_core.models.incident import ProviderName
+from incident_core.models.page import Pager
 from incident_core.providers import firehydrant, incidentio, jira, opsgenie, pagerduty, servicenow
 from incident_core.providers.base import InboundWebhook, IncidentProvider, Unsupported
-from incident_core.providers.native import NativeProvider, Notifier
+from incident_core.providers.native import NativeProvider
 
 
 def _no_credentials(provider: ProviderName) -> Mapping[str, Any]:
@@ -31,7 +32,7 @@ class ProviderContext:
     `transport` replaces the network in contract tests (prism's validating mock).
     """
 
-    notifier: Callable[[], Notifier]
+    pager: Callable[[], Pager]
     link: Callable[[str], str | None]
     credentials: Callable[[ProviderName], Mapping[str, Any]] = field(default=_no_credentials)
     transport: httpx.BaseTransport | None = None
@@ -40,7 +41,7 @@ class ProviderContext:
 ProviderFactory = Callable[[ProviderContext], IncidentProvider]
 
 PROVIDERS: dict[ProviderName, ProviderFactory] = {
-    ProviderName.NATIVE: lambda context: NativeProvider(context.notifier(), context.link),
+    ProviderName.NATIVE: lambda context: NativeProvider(context.pager(), context.link),
     ProviderName.PAGERDUTY: pagerduty.build,
     ProviderName.OPSGENIE: opsgenie.build,
     ProviderName.SERVICENOW: servicenow.build,

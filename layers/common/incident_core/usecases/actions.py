@@ -18,13 +18,14 @@ from aws_lambda_powertools import Logger
 
 from incident_core.auth.port_signature import verify_port_signature
 from incident_core.errors import ConfigurationError, Conflict, MalformedRequest, NotFound, UpstreamError
-from incident_core.models.action import ActionRun, parse_action_run, parse_inputs
+from incident_core.models.action import ActionRun, parse_action_run
 from incident_core.models.incident import Incident, LifecycleStep
 from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import StepRefused, Unsupported
 from incident_core.store.incidents import IncidentStore, RunRecord
-from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
+from incident_core.usecases.incident_toolkit import Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector
+from incident_core.usecases.steps import STEPS
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -91,7 +92,7 @@ def accept_action(
         raise MalformedRequest("body", "not valid JSON") from exc
     run = parse_action_run(step, payload)
     try:
-        parse_inputs(run)
+        STEPS[run.step].inputs_of(run)
     except MalformedRequest as exc:
         reporter().finish(run.runId, FAILURE, f"The action's inputs are not valid: {exc.message}", None)
         raise
@@ -129,7 +130,7 @@ class ActionRunner:
         if answered is None:
             self.ledger.start_run(run.runId, run.step.value, now=format_utc(self.lifecycle().clock()))
         try:
-            outcome = STEPS[run.step](self.lifecycle(), run, parse_inputs(run))
+            outcome = STEPS[run.step].take(self.lifecycle(), run)
         except REFUSALS as refusal:
             self._finish(run, FAILURE, refusal.message, None)
             return

@@ -17,7 +17,7 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from incident_core.errors import MalformedRequest, NotFound
-from incident_core.models.action import ActionRun, parse_inputs
+from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
 from incident_core.providers import WEBHOOKS
@@ -28,7 +28,8 @@ from incident_core.providers.base import (
     ProviderState,
     StepRefused,
 )
-from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome
+from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
+from incident_core.usecases.steps import STEPS
 
 logger = Logger(child=True)
 
@@ -109,7 +110,7 @@ def apply_provider_event(ctx: LifecycleContext, provider: ProviderName, event: P
             user=f"{event.actor} ({provider.value})",
         )
         try:
-            outcome = STEPS[step](echo, run, parse_inputs(run))
+            outcome = STEPS[step].take(echo, run)
             if isinstance(outcome, StepOutcome):
                 incident = outcome.incident
         except StepRefused as refused:  # the state already moved on (say, resolved in Port meanwhile)
