@@ -1,0 +1,80 @@
+"""Each vendor's adapter against a stateful fake of that vendor that loses the first answer to every write:
+the whole lifecycle, every step run twice, leaves one incident, each note once, and the right final state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from incident_core.models.incident import Incident, ProviderName
+from incident_core.providers.base import VendorSetup
+from incident_core.providers.lookups import Lookups
+from incident_core.providers.pagerduty import adapter as pagerduty
+from incident_core.providers.pagerduty.webhook import WEBHOOK as PAGERDUTY_WEBHOOK
+from tests.fakes import FakeClock
+from tests.fakes.vendors import LostAnswers
+from tests.fakes.vendors.pagerduty import FakePagerDuty
+from tests.providers import sample_alert, sample_incident
+from tests.vendor_scenario import NOTE, run_every_step_twice
+
+PORT = "https://app.port.io/incidentEntity?identifier="
+
+
+def fresh(provider: Any, clock: FakeClock) -> Any:
+    """An adapter as one step gets it, on the fake clock (waits between retries take no real time)."""
+    provider.http.clock, provider.http.sleep = clock, clock.sleep
+    return provider
+
+
+def incident(provider: ProviderName, **changes: Any) -> Incident:
+    return sample_incident(provider, externalId=None, **changes)
+
+
+PAGERDUTY_SECRET = {"apiKey": "k", "fromEmail": "incident-bot@example.com", "serviceId": "PSERVICE"}
+
+
+class TestPagerDuty:
+    def setup(self) -> tuple[FakePagerDuty, LostAnswers, VendorSetup, FakeClock]:
+        fake = FakePagerDuty()
+        transport = LostAnswers(fake)
+        setup = VendorSetup(secret=PAGERDUTY_SECRET, link=lambda i: PORT + i, transport=transport, lookups=Lookups())
+        return fake, transport, setup, FakeClock()
+
+    def test_the_lifecycle_twice_with_every_answer_lost_leaves_one_incident_and_each_note_once(self) -> None:
+        fake, transport, setup, clock = self.setup()
+
+        life = run_every_step_twice(
+            lambda: fresh(pagerduty.build(setup), clock),
+            incident(ProviderName.PAGERDUTY),
+            [sample_alert()],
+            ["payments"],
+        )
+
+        assert transport.lost  # every kind of write lost its first answer
+        (opened,) = fake.incidents
+        assert opened == life.incident.externalId
+        assert fake.status(opened) == "resolved"
+        notes = [note["content"] for note in fake.notes[opened]]
+        assert len(notes) == len(set(notes)) == 3  # services, escalation, the note: each once
+        assert sum(NOTE in note for note in notes) == 1
+        # Bo, who holds it after the reassignment, is on call at level 2: escalating once goes to level 3.
+        assert fake.level(opened) == life.incident.escalationLevel == 3
+
+    def test_webhooks_name_people_by_email_and_our_own_notes_do_not_come_back(self) -> None:
+        fake, _, setup, clock = self.setup()
+        run_every_step_twice(
+            lambda: fresh(pagerduty.build(setup), clock), incident(ProviderName.PAGERDUTY), [sample_alert()], []
+        )
+        reader = fresh(pagerduty.build(replace(setup, transport=httpx.MockTransport(fake))), clock)
+
+        events = [e for payload in fake.webhooks for e in PAGERDUTY_WEBHOOK.events(payload)]
+        settled = [s for e in events if (s := reader.settle(e)) is not None]
+
+        assert not any(e.note for e in settled)
+        assert {e.actor for e in settled} == {"ana@example.com"}
+        reassigned = [e.assignee for e in settled if e.assignee]
+        assert reassigned
+        assert set(reassigned) <= {"ana@example.com", "bo@example.com", "cy@example.com"}
