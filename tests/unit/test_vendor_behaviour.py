@@ -5,6 +5,7 @@ the whole lifecycle, every step run twice, leaves one incident, each note once, 
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -12,10 +13,12 @@ import httpx
 from incident_core.models.incident import Incident, ProviderName
 from incident_core.providers.base import VendorSetup
 from incident_core.providers.lookups import Lookups
+from incident_core.providers.opsgenie import adapter as opsgenie
 from incident_core.providers.pagerduty import adapter as pagerduty
 from incident_core.providers.pagerduty.webhook import WEBHOOK as PAGERDUTY_WEBHOOK
 from tests.fakes import FakeClock
 from tests.fakes.vendors import LostAnswers
+from tests.fakes.vendors.opsgenie import FakeOpsgenie
 from tests.fakes.vendors.pagerduty import FakePagerDuty
 from tests.providers import sample_alert, sample_incident
 from tests.vendor_scenario import NOTE, run_every_step_twice
@@ -78,3 +81,26 @@ class TestPagerDuty:
         reassigned = [e.assignee for e in settled if e.assignee]
         assert reassigned
         assert set(reassigned) <= {"ana@example.com", "bo@example.com", "cy@example.com"}
+
+
+class TestOpsgenie:
+    SECRET = MappingProxyType({"apiKey": "k", "defaultEscalation": "Payments Escalation"})
+
+    def test_the_lifecycle_twice_with_every_answer_lost_leaves_one_alert_and_each_note_once(self) -> None:
+        fake = FakeOpsgenie()
+        transport = LostAnswers(fake)
+        setup = VendorSetup(secret=self.SECRET, link=lambda i: PORT + i, transport=transport, lookups=Lookups())
+        clock = FakeClock()
+
+        life = run_every_step_twice(
+            lambda: fresh(opsgenie.build(setup), clock), incident(ProviderName.OPSGENIE), [sample_alert()], ["payments"]
+        )
+
+        assert transport.lost
+        (alert,) = fake.alerts.values()
+        assert alert["alias"] == life.incident.externalId
+        assert (alert["status"], alert["acknowledged"], alert["owner"]) == ("closed", True, "bo@example.com")
+        assert len(alert["notes"]) == len(set(alert["notes"])) == 3  # the escalation's, the note, the resolution
+        assert sum(NOTE in note for note in alert["notes"]) == 1
+        assert alert["escalations"] == 1
+        assert "service:payments" in alert["tags"]
