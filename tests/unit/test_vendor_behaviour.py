@@ -9,17 +9,25 @@ from types import MappingProxyType
 from typing import Any
 
 import httpx
+import pytest
 
-from incident_core.models.incident import Incident, ProviderName
+from incident_core.errors import ConfigurationError
+from incident_core.models.alert import Severity
+from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers.base import VendorSetup
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.opsgenie import adapter as opsgenie
 from incident_core.providers.pagerduty import adapter as pagerduty
 from incident_core.providers.pagerduty.webhook import WEBHOOK as PAGERDUTY_WEBHOOK
+from incident_core.providers.servicenow import adapter as servicenow
 from tests.fakes import FakeClock
 from tests.fakes.vendors import LostAnswers
 from tests.fakes.vendors.opsgenie import FakeOpsgenie
 from tests.fakes.vendors.pagerduty import FakePagerDuty
+from tests.fakes.vendors.servicenow import CLIENT_ID as SERVICENOW_CLIENT
+from tests.fakes.vendors.servicenow import CLIENT_SECRET as SERVICENOW_CLIENT_SECRET
+from tests.fakes.vendors.servicenow import INSTANCE as SERVICENOW_INSTANCE
+from tests.fakes.vendors.servicenow import ServiceNowTableApi
 from tests.providers import sample_alert, sample_incident
 from tests.vendor_scenario import NOTE, run_every_step_twice
 
@@ -33,7 +41,7 @@ def fresh(provider: Any, clock: FakeClock) -> Any:
 
 
 def incident(provider: ProviderName, **changes: Any) -> Incident:
-    return sample_incident(provider, externalId=None, **changes)
+    return sample_incident(provider, **({"externalId": None} | changes))
 
 
 PAGERDUTY_SECRET = {"apiKey": "k", "fromEmail": "incident-bot@example.com", "serviceId": "PSERVICE"}
@@ -104,3 +112,73 @@ class TestOpsgenie:
         assert sum(NOTE in note for note in alert["notes"]) == 1
         assert alert["escalations"] == 1
         assert "service:payments" in alert["tags"]
+
+
+class TestServiceNow:
+    SECRET = MappingProxyType(
+        {"instanceUrl": SERVICENOW_INSTANCE, "clientId": SERVICENOW_CLIENT, "clientSecret": SERVICENOW_CLIENT_SECRET}
+    )
+
+    def instance(self, clock: FakeClock) -> ServiceNowTableApi:
+        api = ServiceNowTableApi(clock=clock)
+        api.add("sys_user", user_name="ana", name="Ana Lee", email="ana@example.com", active="true")
+        api.add("sys_user", user_name="bo", name="Bo Chen", email="bo@example.com", active="true")
+        api.add("cmdb_ci_service", name="checkout", operational_status="1")
+        api.add("cmdb_ci_service", name="payments", operational_status="1")
+        api.add("sys_choice", name="incident", element="close_code", value="Solution provided", inactive="false")
+        return api
+
+    def test_the_lifecycle_twice_with_every_answer_lost_leaves_one_record_and_each_work_note_once(self) -> None:
+        clock = FakeClock()
+        api = self.instance(clock)
+        transport = LostAnswers(api.handle)
+        setup = VendorSetup(secret=self.SECRET, transport=transport, lookups=Lookups(clock=clock))
+
+        # A warning: ServiceNow escalates by raising urgency and impact, which a critical one has at the top.
+        life = run_every_step_twice(
+            lambda: fresh(servicenow.build(setup), clock),
+            incident(ProviderName.SERVICENOW, severity=Severity.WARNING),
+            [sample_alert()],
+            ["payments"],
+        )
+
+        assert transport.lost
+        assert api.violations == []
+        (record,) = api.incidents()
+        assert record["sys_id"] == life.incident.externalId
+        assert (record["state"], record["close_code"]) == ("6", "Solution provided")
+        notes = [entry for _, name, entry in api.journal if name == "work_notes"]
+        # acknowledge, reassign, services, escalation, the note: each once
+        assert len(notes) == len(set(notes)) == 5
+        assert sum(NOTE in note for note in notes) == 1
+        affected = sorted(
+            api.records["cmdb_ci_service"][row["ci_item"]]["name"] for row in api.records["task_ci"].values()
+        )
+        assert affected == ["payments"]
+        assert api.records["sys_user"][record["assigned_to"]]["email"] == "bo@example.com"
+
+    def test_an_access_token_is_renewed_when_it_expires_and_once_more_when_it_is_revoked(self) -> None:
+        clock = FakeClock()
+        api = self.instance(clock)
+        lookups = Lookups(clock=clock)
+        setup = VendorSetup(secret=self.SECRET, transport=api.transport(), lookups=lookups)
+        opened = fresh(servicenow.build(setup), clock).trigger(incident(ProviderName.SERVICENOW), [sample_alert()])
+        current = incident(ProviderName.SERVICENOW).model_copy(update={"externalId": opened.externalId})
+
+        clock.advance(31 * 60)  # past the token's 30 minutes: the static token of old failed every step from here
+        fresh(servicenow.build(setup), clock).get(current)
+        api.tokens.clear()  # revoked on the instance
+        state = fresh(servicenow.build(setup), clock).get(current)
+
+        assert state.status is IncidentStatus.TRIGGERED
+        assert [r.url.path for r in api.requests].count("/oauth_token.do") == 3
+        assert [v for v in api.violations if "not authenticated" not in v] == []
+
+    def test_refused_client_credentials_fail_the_step_naming_the_secret(self) -> None:
+        clock = FakeClock()
+        api = self.instance(clock)
+        secret = {**self.SECRET, "clientSecret": "wrong"}
+        setup = VendorSetup(secret=secret, transport=api.transport(), secret_name="the secret acme/servicenow")
+
+        with pytest.raises(ConfigurationError, match=r"clientId, clientSecret .* in the secret acme/servicenow"):
+            fresh(servicenow.build(setup), clock).get(incident(ProviderName.SERVICENOW, externalId="x" * 32))
