@@ -15,6 +15,9 @@ from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers.base import VendorSetup
+from incident_core.providers.jira import adapter as jira
+from incident_core.providers.jira.adf import adf_text
+from incident_core.providers.jira.webhook import WEBHOOK as JIRA_WEBHOOK
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.opsgenie import adapter as opsgenie
 from incident_core.providers.pagerduty import adapter as pagerduty
@@ -22,6 +25,7 @@ from incident_core.providers.pagerduty.webhook import WEBHOOK as PAGERDUTY_WEBHO
 from incident_core.providers.servicenow import adapter as servicenow
 from tests.fakes import FakeClock
 from tests.fakes.vendors import LostAnswers
+from tests.fakes.vendors.jira import FakeJira
 from tests.fakes.vendors.opsgenie import FakeOpsgenie
 from tests.fakes.vendors.pagerduty import FakePagerDuty
 from tests.fakes.vendors.servicenow import CLIENT_ID as SERVICENOW_CLIENT
@@ -182,3 +186,55 @@ class TestServiceNow:
 
         with pytest.raises(ConfigurationError, match=r"clientId, clientSecret .* in the secret acme/servicenow"):
             fresh(servicenow.build(setup), clock).get(incident(ProviderName.SERVICENOW, externalId="x" * 32))
+
+
+class TestJira:
+    SECRET = MappingProxyType(
+        {
+            "siteUrl": "https://acme.atlassian.net",
+            "email": "incident-bot@example.com",
+            "apiToken": "t",
+            "projectKey": "OPS",
+        }
+    )
+
+    def setup(self) -> tuple[FakeJira, LostAnswers, VendorSetup, FakeClock]:
+        fake = FakeJira()
+        transport = LostAnswers(fake)
+        setup = VendorSetup(secret=self.SECRET, link=lambda i: PORT + i, transport=transport, lookups=Lookups())
+        return fake, transport, setup, FakeClock()
+
+    def test_the_lifecycle_twice_with_every_answer_lost_and_a_lagging_search_leaves_one_issue_and_each_comment_once(
+        self,
+    ) -> None:
+        fake, transport, setup, clock = self.setup()
+
+        life = run_every_step_twice(
+            lambda: fresh(jira.build(setup), clock), incident(ProviderName.JIRA), [sample_alert()], ["payments"]
+        )
+
+        assert transport.lost
+        (issue,) = fake.issues.values()
+        assert issue["key"] == life.incident.externalId
+        assert issue["status"] == "Done"
+        assert issue["assignee"] == "712020:bo"
+        assert "service-payments" in issue["labels"]
+        comments = [adf_text(comment) for comment in issue["comments"]]
+        assert len(comments) == len(set(comments)) == 3  # the escalation, the note, the resolution
+        assert sum(NOTE in comment for comment in comments) == 1
+
+    def test_webhooks_of_our_own_changes_are_dropped_and_hidden_emails_read_back_as_emails(self) -> None:
+        fake, _, setup, clock = self.setup()
+        run_every_step_twice(lambda: fresh(jira.build(setup), clock), incident(ProviderName.JIRA), [sample_alert()], [])
+        reader = fresh(jira.build(replace(setup, transport=httpx.MockTransport(fake))), clock)
+
+        events = [e for payload in fake.webhooks for e in JIRA_WEBHOOK.events(payload)]
+
+        assert events  # status and assignee changes were reported, comments were not (they carry our mark)
+        assert all(e.note is None for e in events)
+        assert [reader.settle(e) for e in events] == [None] * len(events)
+        # Someone else handing the issue to Bo, whose email Jira hides, reads back as the email we assigned.
+        theirs = events[-1].model_copy(update={"actorId": "712020:ana", "assigneeIds": ("712020:bo",)})
+        settled = reader.settle(theirs)
+        assert settled is not None
+        assert (settled.actor, settled.assignee) == ("ana@example.com", "bo@example.com")
