@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, TimelineEntry, TimelineKind
-from incident_core.providers.base import EscalationRequest, IncidentProvider, ProviderResult
+from incident_core.providers.base import EscalationRequest, IncidentProvider, ProviderResult, Unsupported
 
 BY = "ana@example.com"
 NEW_OWNER = "bo@example.com"
@@ -48,6 +48,13 @@ def run_every_step_twice(
         assert first.externalId == second.externalId
         return second
 
+    def kept_here_if_unsupported(step: Callable[[IncidentProvider, Incident], ProviderResult]) -> ProviderResult:
+        # As the lifecycle does for services and notes: a tool that cannot keep them leaves them to Port.
+        try:
+            return twice(step)
+        except Unsupported as unsupported:
+            return ProviderResult(message=unsupported.message)
+
     opened = twice(lambda p, i: p.trigger(i, alerts))
     life.record(
         TimelineKind.TRIGGERED,
@@ -65,13 +72,13 @@ def run_every_step_twice(
         assignee=handed.assignee or NEW_OWNER,
         status=handed.status or IncidentStatus.TRIGGERED,
     )
-    linked = twice(lambda p, i: p.associate_services(i, services, BY))
+    linked = kept_here_if_unsupported(lambda p, i: p.associate_services(i, services, BY))
     life.record(TimelineKind.SERVICES_ASSOCIATED, linked, services=(*life.incident.services, *services))
     escalated = twice(lambda p, i: p.escalate(i, EscalationRequest(), BY))
     life.record(
         TimelineKind.ESCALATED, escalated, escalationLevel=escalated.escalationLevel or life.incident.escalationLevel
     )
-    noted = twice(lambda p, i: p.add_note(i, NOTE, BY))
+    noted = kept_here_if_unsupported(lambda p, i: p.add_note(i, NOTE, BY))
     life.record(TimelineKind.NOTE, noted)
     resolved = twice(lambda p, i: p.resolve(i, "Fixed by the rollback", BY))
     life.record(TimelineKind.RESOLVED, resolved, status=IncidentStatus.RESOLVED)

@@ -15,6 +15,8 @@ from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers.base import VendorSetup
+from incident_core.providers.incidentio import adapter as incidentio
+from incident_core.providers.incidentio.webhook import WEBHOOK as INCIDENTIO_WEBHOOK
 from incident_core.providers.jira import adapter as jira
 from incident_core.providers.jira.adf import adf_text
 from incident_core.providers.jira.webhook import WEBHOOK as JIRA_WEBHOOK
@@ -25,6 +27,7 @@ from incident_core.providers.pagerduty.webhook import WEBHOOK as PAGERDUTY_WEBHO
 from incident_core.providers.servicenow import adapter as servicenow
 from tests.fakes import FakeClock
 from tests.fakes.vendors import LostAnswers
+from tests.fakes.vendors.incidentio import FakeIncidentIo
 from tests.fakes.vendors.jira import FakeJira
 from tests.fakes.vendors.opsgenie import FakeOpsgenie
 from tests.fakes.vendors.pagerduty import FakePagerDuty
@@ -238,3 +241,45 @@ class TestJira:
         settled = reader.settle(theirs)
         assert settled is not None
         assert (settled.actor, settled.assignee) == ("ana@example.com", "bo@example.com")
+
+
+class TestIncidentIo:
+    SECRET = MappingProxyType({"apiKey": "k", "servicesFieldId": "01FIELDSERVICES", "escalationPathId": "01PATHONE"})
+
+    def test_the_lifecycle_twice_with_every_answer_lost_leaves_one_incident_closed_with_its_lead(self) -> None:
+        fake = FakeIncidentIo()
+        transport = LostAnswers(fake)
+        setup = VendorSetup(secret=self.SECRET, transport=transport, lookups=Lookups())
+        clock = FakeClock()
+
+        life = run_every_step_twice(
+            lambda: fresh(incidentio.build(setup), clock),
+            incident(ProviderName.INCIDENTIO),
+            [sample_alert()],
+            ["payments"],
+        )
+
+        assert transport.lost
+        (opened,) = fake.incidents.values()
+        assert opened["id"] == life.incident.externalId
+        assert opened["status"] == "01STATUSCLOSED"
+        assert opened["lead"] == "01USERBO"
+        assert opened["services"] == ["01ENTRYCHECKOUT", "01ENTRYPAYMENTS"]
+        assert len(fake.escalations) == 1
+        assert life.results[-2].message.startswith("incident.io's API has no way to write")  # the note stays in Port
+
+    def test_an_incident_created_active_is_not_acknowledged_until_someone_accepts_one_out_of_triage(self) -> None:
+        clock = FakeClock()
+        for starts_active, accepted in ((True, IncidentStatus.TRIGGERED), (False, IncidentStatus.ACKNOWLEDGED)):
+            fake = FakeIncidentIo(starts_active=starts_active)
+            setup = VendorSetup(secret=self.SECRET, transport=httpx.MockTransport(fake), lookups=Lookups())
+            opened = fresh(incidentio.build(setup), clock).trigger(incident(ProviderName.INCIDENTIO), [])
+            current = incident(ProviderName.INCIDENTIO, externalId=opened.externalId, providerData=opened.providerData)
+            if not starts_active:
+                fake.accept(str(opened.externalId))
+
+            reconciled = fresh(incidentio.build(setup), clock).get(current)
+            reported = [e.status for payload in fake.webhooks for e in INCIDENTIO_WEBHOOK.events(payload)]
+
+            assert reconciled.status is accepted
+            assert (IncidentStatus.ACKNOWLEDGED in reported) is (not starts_active)
