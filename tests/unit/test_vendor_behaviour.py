@@ -15,6 +15,8 @@ from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers.base import VendorSetup
+from incident_core.providers.firehydrant import adapter as firehydrant
+from incident_core.providers.firehydrant.webhook import WEBHOOK as FIREHYDRANT_WEBHOOK
 from incident_core.providers.incidentio import adapter as incidentio
 from incident_core.providers.incidentio.webhook import WEBHOOK as INCIDENTIO_WEBHOOK
 from incident_core.providers.jira import adapter as jira
@@ -27,6 +29,7 @@ from incident_core.providers.pagerduty.webhook import WEBHOOK as PAGERDUTY_WEBHO
 from incident_core.providers.servicenow import adapter as servicenow
 from tests.fakes import FakeClock
 from tests.fakes.vendors import LostAnswers
+from tests.fakes.vendors.firehydrant import FakeFireHydrant
 from tests.fakes.vendors.incidentio import FakeIncidentIo
 from tests.fakes.vendors.jira import FakeJira
 from tests.fakes.vendors.opsgenie import FakeOpsgenie
@@ -283,3 +286,69 @@ class TestIncidentIo:
 
             assert reconciled.status is accepted
             assert (IncidentStatus.ACKNOWLEDGED in reported) is (not starts_active)
+
+
+class TestFireHydrant:
+    SECRET = MappingProxyType(
+        {"botToken": "fhb-x", "commanderRoleId": "role-commander", "serviceIds": {"payments": "svc-payments"}}
+    )
+
+    def test_the_lifecycle_twice_with_every_answer_lost_leaves_one_incident_resolved_and_each_note_once(self) -> None:
+        fake = FakeFireHydrant()
+        transport = LostAnswers(fake)
+        setup = VendorSetup(secret=self.SECRET, transport=transport, lookups=Lookups())
+        clock = FakeClock()
+
+        # A warning: FireHydrant escalates by raising the severity, which a critical one has at the top.
+        life = run_every_step_twice(
+            lambda: fresh(firehydrant.build(setup), clock),
+            incident(ProviderName.FIREHYDRANT, severity=Severity.WARNING),
+            [sample_alert()],
+            ["payments"],
+        )
+
+        assert transport.lost
+        (opened,) = fake.incidents.values()
+        assert opened["id"] == life.incident.externalId
+        assert (opened["milestone"], opened["severity"]) == ("resolved", "SEV2")
+        assert opened["impacts"] == ["svc-payments"]
+        assert [r["user_id"] for r in opened["roles"] if r["status"] == "active"] == ["u-bo"]
+        assert len(opened["notes"]) == len(set(opened["notes"])) == 3  # the acknowledgement, the note, the resolution
+        assert sum(NOTE in note for note in opened["notes"]) == 1
+
+    def test_a_webhook_names_the_commander_by_the_configured_role_as_reconcile_does(self) -> None:
+        fake = FakeFireHydrant()
+        setup = VendorSetup(secret=self.SECRET, transport=httpx.MockTransport(fake), lookups=Lookups())
+        clock = FakeClock()
+        opened = fresh(firehydrant.build(setup), clock).trigger(incident(ProviderName.FIREHYDRANT), [])
+        current = incident(ProviderName.FIREHYDRANT, externalId=opened.externalId)
+        fresh(firehydrant.build(setup), clock).reassign(current, "bo@example.com", "ana@example.com")
+        # FireHydrant's webhook names the role "Incident Commander"; another role is named like it, too.
+        payload = {
+            "event": {"resource_type": "incident", "operation": "UPDATED"},
+            "data": {
+                "incident": {
+                    "id": opened.externalId,
+                    "current_milestone": "started",
+                    "role_assignments": [
+                        {
+                            "status": "active",
+                            "incident_role": {"id": "role-x", "name": "Commander of comms"},
+                            "user": {"id": "u-ana", "email": "ana@example.com"},
+                        },
+                        {
+                            "status": "active",
+                            "incident_role": {"id": "role-commander", "name": "Lead"},
+                            "user": {"id": "u-bo", "email": "bo@example.com"},
+                        },
+                    ],
+                }
+            },
+        }
+
+        [event] = FIREHYDRANT_WEBHOOK.events(payload)
+        settled = fresh(firehydrant.build(setup), clock).settle(event)
+        reconciled = fresh(firehydrant.build(setup), clock).get(current)
+
+        assert settled is not None
+        assert settled.assignee == reconciled.assignee == "bo@example.com"
