@@ -839,3 +839,23 @@ def test_an_acknowledged_event_names_the_commander_and_who_moved_the_milestone()
 )
 def test_events_that_change_nothing_we_track_map_to_nothing(payload: Any) -> None:
     assert WEBHOOK.events(payload) == []
+
+
+def test_severities_and_priorities_are_the_organisations_own_and_checked_once() -> None:
+    fake = FakeFireHydrant()
+    fake.on("GET", "/v1/incidents", EMPTY_PAGE)
+    fake.on("POST", "/v1/incidents", httpx.Response(201, json=_entity()))
+    custom = {**BASE_CREDENTIALS, "severities": {"critical": "SEV5"}, "priorities": {"critical": "URGENT"}}
+    provider = _provider(fake, custom)
+    provider.http.credentials_in = "the secret acme/firehydrant"
+
+    with pytest.raises(ConfigurationError) as caught:
+        provider.trigger(_incident(services=()), [])
+
+    assert caught.value.message == (
+        "priorities.critical in the secret acme/firehydrant is 'URGENT', which is not one of this FireHydrant "
+        "organisation's priorities; it has: P1, P2, P3, P4"
+    )
+    assert fake.writes() == []
+    _provider(fake, {**custom, "priorities": {}}).trigger(_incident(services=()), [])
+    assert (fake.body(0)["severity"], fake.body(0)["priority"]) == ("SEV5", "P1")
