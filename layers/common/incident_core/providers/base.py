@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from incident_core.errors import ConfigurationError, IncidentCoreError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.http import STEP_BUDGET_SECONDS
+from incident_core.providers.http import STEP_BUDGET_SECONDS, VendorHttp, default_error_message, vendor_client
 from incident_core.providers.lookups import Lookups
 from incident_core.validation import first_problem
 
@@ -149,6 +149,23 @@ class VendorSetup:
     secret_name: str = "the provider's secret"  # noqa: S105 - a name for people, not a secret
     """Where the operator fixes the credentials, named in every refusal of them."""
     budget_seconds: float = STEP_BUDGET_SECONDS
+
+    def http(
+        self,
+        vendor: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        error_message: Callable[[httpx.Response], str] = default_error_message,
+        auth: httpx.Auth | None = None,
+    ) -> VendorHttp:
+        """The vendor's API for one step: its time budget, and refusals that name this secret."""
+        return VendorHttp(
+            vendor,
+            vendor_client(base_url, headers, self.transport, auth=auth),
+            error_message=error_message,
+            credentials_in=self.secret_name,
+            budget_seconds=self.budget_seconds,
+        )
 
 
 CredentialsModel = TypeVar("CredentialsModel", bound=BaseModel)

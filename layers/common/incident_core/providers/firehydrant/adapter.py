@@ -38,7 +38,6 @@ from incident_core.providers.http import (
     ProviderApiError,
     VendorHttp,
     default_error_message,
-    vendor_client,
 )
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import marked, write_mark
@@ -362,11 +361,5 @@ def build(setup: VendorSetup) -> FireHydrantProvider:
     credentials = parse_credentials(Credentials, setup.secret, ProviderName.FIREHYDRANT, setup.secret_name)
     token = credentials.botToken.get_secret_value().removeprefix("Bearer ").strip()
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    http = VendorHttp(
-        vendor=VENDOR,
-        client=vendor_client(credentials.api_base_url, headers, setup.transport),
-        error_message=firehydrant_error_message,
-        credentials_in=setup.secret_name,
-        budget_seconds=setup.budget_seconds,
-    )
+    http = setup.http(VENDOR, credentials.api_base_url, headers, firehydrant_error_message)
     return FireHydrantProvider(http=http, credentials=credentials, link=setup.link, lookups=setup.lookups)

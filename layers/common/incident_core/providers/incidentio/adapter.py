@@ -24,7 +24,7 @@ from incident_core.providers.base import (
     parse_credentials,
 )
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
 from incident_core.providers.incidentio.credentials import VENDOR, Credentials
 from incident_core.providers.incidentio.models import (
     ACCEPTED_FROM,
@@ -272,12 +272,5 @@ def _id(found: str | None, what: str) -> str:
 def build(setup: VendorSetup) -> IncidentIoProvider:
     credentials = parse_credentials(Credentials, setup.secret, ProviderName.INCIDENTIO, setup.secret_name)
     headers = {"Authorization": f"Bearer {credentials.apiKey}", "Accept": "application/json"}
-    client = vendor_client(credentials.baseUrl, headers, setup.transport)
-    http = VendorHttp(
-        VENDOR,
-        client,
-        error_message=incidentio_error_message,
-        credentials_in=setup.secret_name,
-        budget_seconds=setup.budget_seconds,
-    )
+    http = setup.http(VENDOR, credentials.baseUrl, headers, incidentio_error_message)
     return IncidentIoProvider(http, credentials, setup.link, setup.lookups)

@@ -29,7 +29,6 @@ from incident_core.providers.http import (
     WEBHOOK_BUDGET_SECONDS,
     VendorHttp,
     default_error_message,
-    vendor_client,
 )
 from incident_core.providers.jira.adf import adf_document, adf_heading, adf_paragraphs, adf_text, comment_body
 from incident_core.providers.jira.credentials import API, VENDOR, Credentials, request_headers
@@ -351,12 +350,5 @@ def _matching_transition(offered: Sequence[Transition], wanted: str) -> Transiti
 
 def build(setup: VendorSetup) -> JiraProvider:
     credentials = parse_credentials(Credentials, setup.secret, ProviderName.JIRA, setup.secret_name)
-    client = vendor_client(credentials.siteUrl, request_headers(credentials), setup.transport)
-    http = VendorHttp(
-        VENDOR,
-        client,
-        error_message=jira_error_message,
-        credentials_in=setup.secret_name,
-        budget_seconds=setup.budget_seconds,
-    )
+    http = setup.http(VENDOR, credentials.siteUrl, request_headers(credentials), jira_error_message)
     return JiraProvider(credentials, http, setup.link, setup.lookups)

@@ -24,7 +24,7 @@ from incident_core.providers.base import (
     VendorSetup,
     parse_credentials,
 )
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import carries, marked, write_mark
 from incident_core.providers.opsgenie.credentials import VENDOR, Credentials
@@ -340,12 +340,5 @@ def _within_budget(details: dict[str, str], budget: int) -> dict[str, str]:
 def build(setup: VendorSetup) -> OpsgenieProvider:
     credentials = parse_credentials(Credentials, setup.secret, ProviderName.OPSGENIE, setup.secret_name)
     headers = {"Authorization": f"GenieKey {credentials.apiKey}", "Accept": "application/json"}
-    client = vendor_client(credentials.api_base_url, headers, setup.transport)
-    http = VendorHttp(
-        VENDOR,
-        client,
-        error_message=opsgenie_error_message,
-        credentials_in=setup.secret_name,
-        budget_seconds=setup.budget_seconds,
-    )
+    http = setup.http(VENDOR, credentials.api_base_url, headers, opsgenie_error_message)
     return OpsgenieProvider(http=http, credentials=credentials, link=setup.link, lookups=setup.lookups)

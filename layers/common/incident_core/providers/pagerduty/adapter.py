@@ -29,7 +29,6 @@ from incident_core.providers.http import (
     ProviderApiError,
     VendorHttp,
     default_error_message,
-    vendor_client,
 )
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import carries, marked, write_mark
@@ -348,12 +347,5 @@ def _incident_id(incident: Incident) -> str:
 
 def build(setup: VendorSetup) -> PagerDutyProvider:
     credentials = parse_credentials(Credentials, setup.secret, ProviderName.PAGERDUTY, setup.secret_name)
-    client = vendor_client(credentials.rest_base_url, rest_headers(credentials), setup.transport)
-    http = VendorHttp(
-        VENDOR,
-        client,
-        error_message=pagerduty_error_message,
-        credentials_in=setup.secret_name,
-        budget_seconds=setup.budget_seconds,
-    )
+    http = setup.http(VENDOR, credentials.rest_base_url, rest_headers(credentials), pagerduty_error_message)
     return PagerDutyProvider(credentials, http, setup.link, setup.lookups)

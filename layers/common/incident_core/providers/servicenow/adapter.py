@@ -24,7 +24,7 @@ from incident_core.providers.base import (
     parse_credentials,
 )
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import marked, write_mark
 from incident_core.providers.servicenow.auth import ServiceNowOAuth
@@ -382,12 +382,5 @@ def build(setup: VendorSetup) -> ServiceNowProvider:
         auth = ServiceNowOAuth(credentials, setup.lookups, setup.secret_name)
     else:
         headers["Authorization"] = credentials.basic_authorization
-    client = vendor_client(credentials.instanceUrl, headers, setup.transport, auth=auth)
-    http = VendorHttp(
-        VENDOR,
-        client,
-        error_message=servicenow_error_message,
-        credentials_in=setup.secret_name,
-        budget_seconds=setup.budget_seconds,
-    )
+    http = setup.http(VENDOR, credentials.instanceUrl, headers, servicenow_error_message, auth=auth)
     return ServiceNowProvider(http=http, credentials=credentials, link=setup.link, lookups=setup.lookups)
