@@ -28,6 +28,7 @@ from incident_core.notifications import Pagers, SnsPager, chat_pagers
 from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
+from incident_core.providers.lookups import Lookups
 from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.secrets import (
     load_port_credentials,
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 logger = Logger()
+VENDOR_LOOKUPS = Lookups()
+"""People, teams and vocabularies found at a vendor, kept for the container's life (across steps)."""
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -103,6 +106,8 @@ def build_lifecycle(settings: Settings) -> LifecycleContext:
         pager=pager,
         link=link,
         credentials=lambda name: load_provider_credentials(settings, name),
+        secret_name=lambda name: f"the secret {settings.provider_secret(name)}",
+        lookups=VENDOR_LOOKUPS,
     )
     escalations: Callable[[], EscalationControl] | None = None
     if settings.escalation_state_machine_arn:

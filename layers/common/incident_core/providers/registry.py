@@ -1,7 +1,8 @@
 """Every provider by name: a literal table, so a provider not listed here is refused, never imported by string.
 
-`ProviderContext` is what the caller hands over once (built lazily where it may be unset: the pager, the
-secrets); `provider_for` builds the adapter a step uses, `webhook_for` the reader of a vendor's webhooks.
+`ProviderContext` is what the caller hands over once per container (built lazily where it may be unset: the
+pager, the secrets); `provider_for` builds the adapter one step uses (its time budget starts with it), and
+`WEBHOOKS` names the vendors that sign webhooks to this bundle.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from incident_core.providers.incidentio import adapter as incidentio
 from incident_core.providers.incidentio import webhook as incidentio_webhook
 from incident_core.providers.jira import adapter as jira
 from incident_core.providers.jira import webhook as jira_webhook
+from incident_core.providers.lookups import Lookups
 from incident_core.providers.native import NativeProvider
 from incident_core.providers.opsgenie import adapter as opsgenie
 from incident_core.providers.pagerduty import adapter as pagerduty
@@ -33,21 +35,34 @@ def _no_credentials(provider: ProviderName) -> Mapping[str, Any]:
     raise ConfigurationError(f"no credentials are available for {provider.value}")
 
 
+def _secret_of(provider: ProviderName) -> str:
+    return f"the {provider.value} secret"
+
+
 @dataclass(frozen=True)
 class ProviderContext:
     """What a provider may need, built lazily by the caller.
 
-    `credentials(name)` reads that provider's secret (raising `ConfigurationError` when it is not set up);
-    `transport` replaces the network in tests (prism's validating mock, a stateful fake of the vendor).
+    `credentials(name)` reads that provider's secret (raising `ConfigurationError` when it is not set up) and
+    `secret_name(name)` says where it lives; `transport` replaces the network in tests (prism's validating
+    mock, a stateful fake of the vendor). Build one per container: its `lookups` are kept across steps.
     """
 
     pager: Callable[[], Pager]
     link: Callable[[str], str | None]
     credentials: Callable[[ProviderName], Mapping[str, Any]] = field(default=_no_credentials)
     transport: httpx.BaseTransport | None = None
+    secret_name: Callable[[ProviderName], str] = field(default=_secret_of)
+    lookups: Lookups = field(default_factory=Lookups)
 
     def vendor(self, name: ProviderName) -> VendorSetup:
-        return VendorSetup(secret=self.credentials(name), link=self.link, transport=self.transport)
+        return VendorSetup(
+            secret=self.credentials(name),
+            link=self.link,
+            transport=self.transport,
+            lookups=self.lookups,
+            secret_name=self.secret_name(name),
+        )
 
 
 ProviderFactory = Callable[[ProviderContext], IncidentProvider]

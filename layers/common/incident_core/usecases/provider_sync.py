@@ -25,6 +25,7 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
+    SettlesEvents,
     StepRefused,
 )
 from incident_core.providers.registry import WEBHOOKS
@@ -162,5 +163,10 @@ def receive_provider_webhook(
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRequest("body", "not valid JSON") from exc
     ctx = lifecycle()
-    changed = [apply_provider_event(ctx, provider, event) for event in receiver.events(payload)]
+    events = receiver.events(payload)
+    adapter = ctx.provider(provider) if events else None
+    if isinstance(adapter, SettlesEvents):
+        # People become emails, as Port names them, and the vendor's echoes of our own writes drop out.
+        events = [settled for event in events if (settled := adapter.settle(event)) is not None]
+    changed = [apply_provider_event(ctx, provider, event) for event in events]
     return [incident for incident in changed if incident is not None]
