@@ -22,7 +22,6 @@ from incident_core.errors import ConfigurationError, IncidentCoreError
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
 from incident_core.models.action import ActionRun
 from incident_core.models.incident import LifecycleStep, ProviderName
-from incident_core.normalizers.common import format_utc
 from incident_core.notifications import Pagers, SnsNotifier, chat_notifiers
 from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
@@ -36,6 +35,7 @@ from incident_core.secrets import (
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.actions import (
     ActionQueue,
     ActionRunner,

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from incident_core.errors import MalformedRequest
 from incident_core.models.alert import Severity
 from incident_core.models.incident import LifecycleStep, ProviderName
-from incident_core.normalizers.common import dig, mapping
+from incident_core.support.paths import dig, mapping
 from incident_core.validation import first_problem
 
 

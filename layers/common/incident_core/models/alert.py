@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 
 
 class Source(StrEnum):
@@ -67,6 +67,16 @@ def _allowed_in_identifier(ch: str) -> bool:
     return ch.isalpha() or ch in "0123456789@_.+:\\/=-"
 
 
+def _json_object(value: Any) -> dict[str, Any]:
+    """A JSON object kept as given: a normalizer hands over its parsed part of the body, which needs no copy."""
+    if type(value) is not dict:
+        raise ValueError("expected a JSON object")
+    return value
+
+
+RawPayload = Annotated[dict[str, Any], PlainValidator(_json_object, json_schema_input_type=dict[str, Any])]
+
+
 class Alert(BaseModel):
     """One alert as the seed's blueprint describes it; field names are the blueprint's property ids."""
 
@@ -80,7 +90,7 @@ class Alert(BaseModel):
     externalId: str = Field(min_length=1)
     startedAt: str | None = None
     endedAt: str | None = None
-    rawPayload: dict[str, Any] = Field(default_factory=dict)
+    rawPayload: RawPayload = Field(default_factory=dict)
 
     @property
     def dedup_key(self) -> str:

@@ -14,17 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from incident_core.bounds import check_identifier
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
     epoch_millis,
-    lookup,
-    raw_payload,
     require_external_id,
-    text,
 )
+from incident_core.support.text import lookup, text
 
 _LEADING_BRACKET_GROUPS = re.compile(r"^(\s*\[[^\]]*\])+\s*")
 _BRACKET_GROUP = re.compile(r"\[([^\]]*)\]")
@@ -72,7 +71,7 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
             externalId=external_id,
             startedAt=None if resolved else date,
             endedAt=date if resolved else None,
-            rawPayload=raw_payload(payload),
+            rawPayload=payload,
         )
     ]
 
@@ -97,7 +96,8 @@ def _external_id(payload: dict[str, Any]) -> str:
     """`<alert_id>:<sorted scope>` (`*` for no scope); `event:<id>` without a monitor id (no dedup)."""
     alert_id = text(payload.get("alert_id"))
     if alert_id is not None:
+        check_identifier(alert_id, "alert_id")
         scope = sorted(part.strip() for part in (text(payload.get("alert_scope")) or "").split(","))
-        return f"{alert_id}:{','.join(part for part in scope if part) or '*'}"
+        return check_identifier(f"{alert_id}:{','.join(part for part in scope if part) or '*'}", "alert_scope")
     event_id = text(payload.get("id"))
     return require_external_id(None if event_id is None else f"event:{event_id}", "alert_id")

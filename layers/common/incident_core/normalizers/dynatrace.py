@@ -23,14 +23,11 @@ from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    dig,
     epoch_millis,
-    first_text,
-    lookup,
-    raw_payload,
     require_external_id,
-    text,
 )
+from incident_core.support.paths import dig
+from incident_core.support.text import first_text, lookup, text
 
 V2_FIELD = "ProblemDetailsJSONv2"
 _SEVERITY = {
@@ -72,7 +69,7 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
             externalId=external_id,
             startedAt=epoch_millis(v2.get("startTime"), f"{v2_path}startTime"),
             endedAt=_ended_at(v2, status, f"{v2_path}endTime"),
-            rawPayload=raw_payload(payload),
+            rawPayload=payload,
         )
     ]
 

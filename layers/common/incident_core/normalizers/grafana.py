@@ -22,15 +22,12 @@ from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    dig,
-    first_text,
-    lookup,
-    raw_payload,
     require_external_id,
     shared_severity,
-    text,
 )
 from incident_core.normalizers.prometheus import GROUP_FIELDS, alert_elements
+from incident_core.support.paths import dig
+from incident_core.support.text import first_text, lookup, text
 
 UNIFIED_GROUP_FIELDS = (*GROUP_FIELDS, "orgId")
 _DATASOURCE_ALERTS = {"datasourceerror": True, "datasourcenodata": True}
@@ -78,7 +75,7 @@ def _legacy_alert(payload: dict[str, Any]) -> Alert:
         externalId=external_id,
         startedAt=None,
         endedAt=None,
-        rawPayload=raw_payload(payload),
+        rawPayload=payload,
     )
 
 

@@ -18,14 +18,11 @@ from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.normalizers.common import (
     Headers,
     describe,
-    dig,
     epoch_millis,
-    first_text,
-    lookup,
-    raw_payload,
     require_external_id,
-    text,
 )
+from incident_core.support.paths import dig
+from incident_core.support.text import first_text, lookup, text
 
 _PRIORITY_SEVERITY = {
     "critical": Severity.CRITICAL,
@@ -69,7 +66,7 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
             externalId=external_id,
             startedAt=epoch_millis(payload.get("createdAt"), "createdAt"),
             endedAt=ended_at,
-            rawPayload=raw_payload(payload),
+            rawPayload=payload,
         )
     ]
 

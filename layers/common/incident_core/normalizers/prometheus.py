@@ -12,20 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from incident_core.errors import MalformedRequest
+from incident_core.bounds import MAX_ALERTS_PER_REQUEST
+from incident_core.errors import MalformedRequest, PayloadTooLarge
 from incident_core.models import Alert, AlertStatus, Source
 from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    lookup,
-    mapping,
-    raw_payload,
     require_external_id,
     rfc3339,
     shared_severity,
-    text,
 )
+from incident_core.support.paths import mapping
+from incident_core.support.text import lookup, text
 
 _ALERT_STATUS = {"resolved": AlertStatus.RESOLVED}
 GROUP_FIELDS = ("receiver", "groupKey", "groupLabels", "commonLabels", "commonAnnotations", "externalURL")
@@ -44,8 +43,13 @@ def alert_elements(
 ) -> list[Alert]:
     """One alert per entry of `alerts[]`, in payload order (shared by Alertmanager and Grafana)."""
     entries = payload.get("alerts")
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         raise MalformedRequest("alerts", "expected a list of alerts")
+    if len(entries) > MAX_ALERTS_PER_REQUEST:
+        raise PayloadTooLarge(
+            f"alerts: {len(entries)} in one notification; at most {MAX_ALERTS_PER_REQUEST} "
+            "(lower the sender's max_alerts)"
+        )
     group = {name: payload[name] for name in group_fields if name in payload}
     return [_alert(source, index, entry, group, title_of) for index, entry in enumerate(entries)]
 
@@ -58,7 +62,7 @@ def _alert(
     title_of: Callable[[Mapping[str, Any]], str | None],
 ) -> Alert:
     field = f"alerts[{index}]"
-    if not isinstance(entry, Mapping):
+    if type(entry) is not dict:
         raise MalformedRequest(field, "expected an object")
     labels = mapping(entry.get("labels"))
     annotations = mapping(entry.get("annotations"))
@@ -82,5 +86,5 @@ def _alert(
         externalId=external_id,
         startedAt=rfc3339(entry.get("startsAt"), f"{field}.startsAt"),
         endedAt=ended_at if status is AlertStatus.RESOLVED else None,
-        rawPayload=raw_payload({**group, "alert": entry}),
+        rawPayload={**group, "alert": entry},
     )

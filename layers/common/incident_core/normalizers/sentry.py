@@ -22,15 +22,12 @@ from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    dig,
     epoch_seconds,
-    lookup,
-    mapping,
-    raw_payload,
     require_external_id,
     rfc3339,
-    text,
 )
+from incident_core.support.paths import dig, mapping
+from incident_core.support.text import lookup, text
 
 RESOURCE_HEADER = "Sentry-Hook-Resource"
 TIMESTAMP_HEADER = "Sentry-Hook-Timestamp"
@@ -85,7 +82,7 @@ def _issue(headers: Headers, payload: dict[str, Any]) -> Alert:
         externalId=external_id,
         startedAt=rfc3339(issue.get("firstSeen"), "data.issue.firstSeen"),
         endedAt=epoch_seconds(headers.get(TIMESTAMP_HEADER.lower()), TIMESTAMP_HEADER) if resolved else None,
-        rawPayload=raw_payload(payload),
+        rawPayload=payload,
     )
 
 
@@ -117,7 +114,7 @@ def _event_alert(headers: Headers, payload: dict[str, Any]) -> Alert:
         externalId=external_id,
         startedAt=started_at,
         endedAt=None,
-        rawPayload=raw_payload(payload),
+        rawPayload=payload,
     )
 
 

@@ -39,7 +39,6 @@ from incident_core.errors import AuthenticationError, ConfigurationError, NotFou
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import (
     EscalationRequest,
     ProviderEvent,
@@ -51,6 +50,7 @@ from incident_core.providers.base import (
 )
 from incident_core.providers.context import incident_context
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.support.time import format_utc
 
 if TYPE_CHECKING:
     from incident_core.providers import ProviderContext

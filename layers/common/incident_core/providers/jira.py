@@ -45,7 +45,6 @@ from incident_core.errors import AuthenticationError
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.normalizers.common import dig, format_utc, mapping, text
 from incident_core.providers.base import (
     EscalationRequest,
     ProviderEvent,
@@ -56,6 +55,9 @@ from incident_core.providers.base import (
     parse_credentials,
 )
 from incident_core.providers.http import VendorHttp, default_error_message, vendor_client
+from incident_core.support.paths import dig, mapping
+from incident_core.support.text import text
+from incident_core.support.time import format_utc
 
 if TYPE_CHECKING:
     from incident_core.providers import ProviderContext

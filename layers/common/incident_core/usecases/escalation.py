@@ -26,8 +26,8 @@ from incident_core.models.escalation import (
     parse_policy,
 )
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.normalizers.common import format_utc
 from incident_core.store.incidents import IncidentStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
 

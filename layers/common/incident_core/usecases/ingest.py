@@ -14,8 +14,8 @@ from incident_core.errors import PayloadTooLarge
 from incident_core.models import Source
 from incident_core.models.notification import AlertNotification
 from incident_core.normalizers import normalize
-from incident_core.normalizers.common import format_utc
 from incident_core.queue import AlertQueue
+from incident_core.support.time import format_utc
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from incident_core.models.incident import (
     TimelineEntry,
     TimelineKind,
 )
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import (
     EscalationRequest,
     IncidentProvider,
@@ -48,6 +47,7 @@ from incident_core.providers.base import (
 )
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.escalation import EscalationControl
 from incident_core.usecases.impact import impacted_services
