@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from incident_core.errors import MalformedRequest, PayloadTooLarge
-from incident_core.support.numbers import LiteralFloat
+from incident_core.support.numbers import OUT_OF_RANGE, LiteralFloat
 
 try:
     import msgspec
@@ -38,7 +38,6 @@ MAX_ALERTS_PER_REQUEST = 1000
 29 s. Alertmanager's `max_alerts` (and Grafana's) keeps a notification under it."""
 
 _TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
-_NUMBER_OUT_OF_RANGE = "a number beyond the range of a double"
 _MSGSPEC_LOCATION = re.compile(r" - at `\$(.*)`$")
 
 
@@ -73,18 +72,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _literal_float(literal: str) -> LiteralFloat:
-    try:
-        return LiteralFloat(literal)
-    except ValueError:
-        raise ValueError(_NUMBER_OUT_OF_RANGE) from None
-
-
 def parse_json_pure(body: bytes) -> Any:
     """The pure-Python parser: strict UTF-8, no NaN/Infinity, bounded numbers, depth and surrogates."""
     try:
         document = body.decode()
-        payload = json.loads(document, parse_float=_literal_float, parse_constant=_refuse_constant)
+        payload = json.loads(document, parse_float=LiteralFloat, parse_constant=_refuse_constant)
     except RecursionError:
         raise MalformedRequest("body", _TOO_DEEP) from None
     except UnicodeDecodeError as exc:
@@ -117,8 +109,8 @@ def parse_json_compiled(body: bytes) -> Any:
 
 
 def _number_problem(message: str) -> str:
-    if _NUMBER_OUT_OF_RANGE in message:
-        return _NUMBER_OUT_OF_RANGE
+    if OUT_OF_RANGE in message:
+        return OUT_OF_RANGE
     return "an integer too long to read (over 4,300 digits)"
 
 
@@ -177,7 +169,7 @@ def _check_depth(body: bytes, payload: Any) -> None:
 
 
 if msgspec is not None:
-    _DECODER = msgspec.json.Decoder(float_hook=_literal_float)
+    _DECODER = msgspec.json.Decoder(float_hook=LiteralFloat)
     parse_json = parse_json_compiled
 else:
     parse_json = parse_json_pure

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
@@ -122,7 +121,7 @@ def _verify_hmac(
             raise AuthenticationError(f"the signed request lacks the {credentials.timestampHeader} header")
         if timestamp is not None:
             message = timestamp.encode() + b":" + body
-    expected = hmac.new(credentials.hmac.encode(), message, hashlib.sha256).hexdigest()
+    expected = hmac.digest(credentials.hmac.encode(), message, "sha256").hex()
     if not hmac.compare_digest(expected.encode(), presented.strip().lower().encode()):
         raise AuthenticationError("the signature does not match the body")
     if timestamp is not None and now is not None:

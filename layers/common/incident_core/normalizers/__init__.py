@@ -16,12 +16,12 @@ from incident_core.bounds import parse_json_object
 from incident_core.models import Alert, Source
 from incident_core.normalizers import datadog, dynatrace, grafana, newrelic, prometheus, sentry
 from incident_core.normalizers.common import (
+    SAFE_BODY_BYTES,
     TITLE_LIMIT,
     Headers,
     clip,
     lower_headers,
     raw_payload,
-    raw_payload_may_exceed,
 )
 
 
@@ -57,7 +57,9 @@ def normalize(
     if secrets is not None:
         verify_webhook(source, lowered, raw_body_bytes, secrets, now=now)
     alerts = NORMALIZERS[source](lowered, parse_json_object(raw_body_bytes))
-    if raw_payload_may_exceed(len(raw_body_bytes)) or any(len(alert.title) > TITLE_LIMIT for alert in alerts):
+    size = len(raw_body_bytes)
+    # A title is built from the body (plus a short prefix), and rawPayload is part of the body.
+    if size > SAFE_BODY_BYTES or (size > TITLE_LIMIT // 2 and any(len(a.title) > TITLE_LIMIT for a in alerts)):
         return [_bounded(alert) for alert in alerts]
     return alerts
 

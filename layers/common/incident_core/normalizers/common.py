@@ -106,7 +106,11 @@ def clip(value: str, limit: int) -> str:
 
 
 def describe(lines: Iterable[tuple[str, Any]]) -> str:
-    """Readable text from labelled values: one `label: value` line each, absent values skipped."""
+    """Readable text from labelled values: one `label: value` line each, absent values skipped.
+
+    A list shows its present items, an object its `key=value` pairs. Exact types first: this runs for
+    every alert, and most values are strings or one-string lists.
+    """
     rendered = []
     for label, value in lines:
         kind = type(value)
@@ -115,13 +119,18 @@ def describe(lines: Iterable[tuple[str, Any]]) -> str:
         elif value is None:
             continue
         elif kind is list:
-            shown = ", ".join([t for v in value if (t := text(v)) is not None])
+            if len(value) == 1 and type(value[0]) is str:
+                shown = value[0].strip()
+            else:
+                shown = ", ".join([t for v in value if (t := text(v)) is not None])
         elif kind is dict:
-            shown = ", ".join([f"{k}={t}" for k, v in value.items() if (t := text(v)) is not None]).strip()
+            shown = ", ".join(
+                [f"{k}={t}" for k, v in value.items() if (t := v.strip() if type(v) is str else text(v))]
+            ).strip()
         else:
             shown = text(value)
         if shown:
-            rendered.append(f"{label}: {shown}" if label else shown)
+            rendered.append(label + ": " + shown if label else shown)
     return clip("\n".join(rendered), DESCRIPTION_LIMIT)
 
 
@@ -135,6 +144,5 @@ def raw_payload(value: dict[str, Any]) -> dict[str, Any]:
     return {"truncated": True, "originalBytes": len(encoded), "excerpt": excerpt}
 
 
-def raw_payload_may_exceed(body_bytes: int) -> bool:
-    """Whether any part of a body this long could encode over the limit; below it, nothing is measured."""
-    return body_bytes * RAW_PAYLOAD_GROWTH > RAW_PAYLOAD_LIMIT_BYTES
+SAFE_BODY_BYTES = int(RAW_PAYLOAD_LIMIT_BYTES / RAW_PAYLOAD_GROWTH)
+"""No part of a body up to this long can encode over RAW_PAYLOAD_LIMIT_BYTES, so none is measured."""

@@ -50,28 +50,30 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
     date = epoch_millis(payload.get("date"), "date")
     resolved = status is AlertStatus.RESOLVED
     return [
-        Alert(
-            title=_title(raw_title) or default_title(Source.DATADOG, external_id),
-            description=describe(
-                [
-                    ("", payload.get("body")),
-                    ("Transition", payload.get("alert_transition")),
-                    ("Scope", payload.get("alert_scope")),
-                    ("Query", payload.get("alert_query")),
-                    ("Host", payload.get("hostname")),
-                    ("Tags", payload.get("tags")),
-                    ("Link", payload.get("link")),
-                ]
-            ),
-            severity=lookup(_PRIORITY_SEVERITY, payload.get("alert_priority"))
-            or lookup(_ALERT_TYPE_SEVERITY, payload.get("alert_type"))
-            or Severity.WARNING,
-            status=status,
-            source=Source.DATADOG,
-            externalId=external_id,
-            startedAt=None if resolved else date,
-            endedAt=date if resolved else None,
-            rawPayload=payload,
+        Alert.model_validate(
+            {
+                "title": _title(raw_title) or default_title(Source.DATADOG, external_id),
+                "description": describe(
+                    [
+                        ("", payload.get("body")),
+                        ("Transition", payload.get("alert_transition")),
+                        ("Scope", payload.get("alert_scope")),
+                        ("Query", payload.get("alert_query")),
+                        ("Host", payload.get("hostname")),
+                        ("Tags", payload.get("tags")),
+                        ("Link", payload.get("link")),
+                    ]
+                ),
+                "severity": lookup(_PRIORITY_SEVERITY, payload.get("alert_priority"))
+                or lookup(_ALERT_TYPE_SEVERITY, payload.get("alert_type"))
+                or Severity.WARNING,
+                "status": status,
+                "source": Source.DATADOG,
+                "externalId": external_id,
+                "startedAt": None if resolved else date,
+                "endedAt": date if resolved else None,
+                "rawPayload": payload,
+            }
         )
     ]
 

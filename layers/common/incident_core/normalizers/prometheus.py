@@ -61,30 +61,32 @@ def _alert(
     group: dict[str, Any],
     title_of: Callable[[Mapping[str, Any]], str | None],
 ) -> Alert:
-    field = f"alerts[{index}]"
     if type(entry) is not dict:
-        raise MalformedRequest(field, "expected an object")
-    labels = mapping(entry.get("labels"))
-    annotations = mapping(entry.get("annotations"))
-    external_id = require_external_id(text(entry.get("fingerprint")), f"{field}.fingerprint")
-    status = lookup(_ALERT_STATUS, entry.get("status")) or AlertStatus.OPEN
-    ended_at = rfc3339(entry.get("endsAt"), f"{field}.endsAt")
-    return Alert(
-        title=title_of(labels) or default_title(source, external_id),
-        description=describe(
-            [
-                ("", annotations.get("summary")),
-                ("", annotations.get("description") or annotations.get("message")),
-                ("Runbook", annotations.get("runbook_url")),
-                ("Labels", labels),
-                ("Source", entry.get("generatorURL")),
-            ]
-        ),
-        severity=shared_severity(labels.get("severity")),
-        status=status,
-        source=source,
-        externalId=external_id,
-        startedAt=rfc3339(entry.get("startsAt"), f"{field}.startsAt"),
-        endedAt=ended_at if status is AlertStatus.RESOLVED else None,
-        rawPayload={**group, "alert": entry},
+        raise MalformedRequest(f"alerts[{index}]", "expected an object")
+    get = entry.get
+    labels = mapping(get("labels"))
+    annotations = mapping(get("annotations"))
+    external_id = require_external_id(text(get("fingerprint")), f"alerts[{index}].fingerprint")
+    status = lookup(_ALERT_STATUS, get("status")) or AlertStatus.OPEN
+    ended_at = rfc3339(get("endsAt"), f"alerts[{index}].endsAt")
+    return Alert.model_validate(
+        {
+            "title": title_of(labels) or default_title(source, external_id),
+            "description": describe(
+                (
+                    ("", annotations.get("summary")),
+                    ("", annotations.get("description") or annotations.get("message")),
+                    ("Runbook", annotations.get("runbook_url")),
+                    ("Labels", labels),
+                    ("Source", get("generatorURL")),
+                )
+            ),
+            "severity": shared_severity(labels.get("severity")),
+            "status": status,
+            "source": source,
+            "externalId": external_id,
+            "startedAt": rfc3339(get("startsAt"), f"alerts[{index}].startsAt"),
+            "endedAt": ended_at if status is AlertStatus.RESOLVED else None,
+            "rawPayload": {**group, "alert": entry},
+        }
     )

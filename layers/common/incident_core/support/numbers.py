@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+OUT_OF_RANGE = "a number beyond the range of a double"
+
 
 class LiteralFloat(float):
     """A JSON fraction: its float value, plus the literal as written in the document."""
@@ -18,9 +20,9 @@ class LiteralFloat(float):
     literal: str
 
     def __new__(cls, literal: str) -> LiteralFloat:
-        number = super().__new__(cls, literal)
+        number = float.__new__(cls, literal)
         if not math.isfinite(number):
-            raise ValueError("a number beyond the range of a double")
+            raise ValueError(OUT_OF_RANGE)
         number.literal = literal
         return number
 

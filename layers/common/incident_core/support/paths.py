@@ -24,3 +24,8 @@ def dig(obj: Any, *path: str | int) -> Any:
 def mapping(value: Any) -> Mapping[str, Any]:
     """`value` when it is a JSON object, else an empty one (an absent object has no fields)."""
     return value if type(value) is dict or isinstance(value, Mapping) else {}
+
+
+def sequence(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else an empty one."""
+    return value if type(value) is list else []
