@@ -13,7 +13,6 @@ compiled wheel, in the layer) it does the parsing; the pure-Python path gives th
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from incident_core.errors import MalformedRequest, PayloadTooLarge
@@ -32,13 +31,11 @@ MAX_IDENTIFIER_BYTES = 1024
 prefixes such as `ALERT#<source>-`)."""
 SQS_MESSAGE_LIMIT_BYTES = 1024 * 1024
 """SQS's message size, and the total of one SendMessageBatch."""
-DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024
 MAX_ALERTS_PER_REQUEST = 1000
 """Alerts in one notification: queued in parallel batches, they are answered well within API Gateway's
 29 s. Alertmanager's `max_alerts` (and Grafana's) keeps a notification under it."""
 
 _TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
-_MSGSPEC_LOCATION = re.compile(r" - at `\$(.*)`$")
 
 
 def check_body_size(body: bytes, limit: int) -> None:
@@ -55,6 +52,11 @@ def check_identifier(value: str, field: str) -> str:
     return value
 
 
+def queued_size(message: str) -> int:
+    """Bytes of a message as SQS counts it: its JSON-escaped form (`é` is six bytes, `\\u00e9`)."""
+    return len(json.dumps(message)) - 2
+
+
 def check_queued_size(encoded_bytes: int, field: str) -> None:
     """413 when what would be queued exceeds an SQS message (a redrive could never help it)."""
     if encoded_bytes > SQS_MESSAGE_LIMIT_BYTES:
@@ -65,7 +67,7 @@ def check_queued_size(encoded_bytes: int, field: str) -> None:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or `MalformedRequest` naming `body` (or the field that broke a bound)."""
+    """The body as a JSON object, or `MalformedRequest` naming `body`."""
     payload = parse_json(body)
     if type(payload) is not dict:
         raise MalformedRequest("body", "expected a JSON object")
@@ -97,11 +99,8 @@ def parse_json_compiled(body: bytes) -> Any:
         payload = _DECODER.decode(body)
     except RecursionError:
         raise MalformedRequest("body", _TOO_DEEP) from None
-    except msgspec.ValidationError as exc:  # raised by the number hooks, with the path of the value
-        message = str(exc)
-        located = _MSGSPEC_LOCATION.search(message)
-        field = _field_of(located.group(1)) if located else "body"
-        raise MalformedRequest(field, _number_problem(message)) from None
+    except msgspec.ValidationError as exc:  # an integer or a fraction out of range
+        raise MalformedRequest("body", _number_problem(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise MalformedRequest("body", f"not valid JSON ({exc})") from None
     _check_depth(body, payload)
@@ -112,11 +111,6 @@ def _number_problem(message: str) -> str:
     if OUT_OF_RANGE in message:
         return OUT_OF_RANGE
     return "an integer too long to read (over 4,300 digits)"
-
-
-def _field_of(path: str) -> str:
-    """msgspec's `$.alerts[0].value` as our field names write it: `alerts[0].value`."""
-    return path.removeprefix(".") or "body"
 
 
 def _refuse_constant(name: str) -> Any:

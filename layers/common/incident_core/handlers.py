@@ -152,6 +152,7 @@ def make_action_handler(step: LifecycleStep) -> Handler:
                 ledger=lambda: IncidentStore(_table(settings, "incidents_table")),
                 queue=lambda: ActionQueue(aws.sqs(), settings.required("action_queue_url")),
                 reporter=lambda: build_reporter(settings),
+                max_body_bytes=settings.max_body_bytes,
             )
         except IncidentCoreError as error:
             logger.info(
@@ -243,6 +244,7 @@ def make_provider_webhook_handler(provider: ProviderName) -> Handler:
                 secret=lambda: _webhook_secret(settings, provider),
                 lifecycle=lambda: build_lifecycle(settings),
                 now=datetime.now(UTC),
+                max_body_bytes=settings.max_body_bytes,
             )
             build_projector(settings).project_incidents(changed)
         except IncidentCoreError as error:

@@ -46,7 +46,7 @@ class AlertStatus(StrEnum):
 
 
 # Port entity identifiers: ^(?!\.{1,2}$)[\p{L}0-9@_.+:\\/=-]+$, at most 1000 characters.
-_PORT_IDENTIFIER_MAX = 1000
+PORT_IDENTIFIER_MAX = 1000
 
 
 def dedup_key(source: Source | str, external_id: str) -> str:
@@ -57,9 +57,9 @@ def dedup_key(source: Source | str, external_id: str) -> str:
 def port_identifier(raw: str) -> str:
     """Sanitize `raw` to Port's identifier pattern; a short hash keeps sanitized values distinct."""
     cleaned = "".join(ch if _allowed_in_identifier(ch) else "-" for ch in raw)
-    if cleaned != raw or len(cleaned) > _PORT_IDENTIFIER_MAX:
+    if cleaned != raw or len(cleaned) > PORT_IDENTIFIER_MAX:
         digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-        cleaned = f"{cleaned[: _PORT_IDENTIFIER_MAX - 11]}-{digest}"
+        cleaned = f"{cleaned[: PORT_IDENTIFIER_MAX - 11]}-{digest}"
     return cleaned
 
 

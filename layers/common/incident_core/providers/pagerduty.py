@@ -48,6 +48,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from incident_core.bounds import parse_json
 from incident_core.errors import AuthenticationError, MalformedRequest, NotFound
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
@@ -510,8 +511,8 @@ def webhook_signature(secret: str, body: bytes) -> str:
 
 def _occurred_at(body: bytes) -> datetime | None:
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = parse_json(body)
+    except MalformedRequest:
         return None
     event = payload.get("event") if isinstance(payload, dict) else None
     occurred = event.get("occurred_at") if isinstance(event, dict) else None
