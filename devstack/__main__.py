@@ -30,7 +30,6 @@ from devstack.stack import (
     seed_local_entities,
     seed_local_people,
 )
-from devstack.stepfunctions import LocalStepFunctions, local_invoker
 from devstack.template import functions, load_template
 
 
@@ -39,7 +38,6 @@ class LocalStack:
     aws: EmbeddedAws
     gateway: Gateway
     pollers: list[QueuePoller]
-    step_functions: LocalStepFunctions
     scheduler: Scheduler
     functions: dict[str, LocalFunction]
     resources: LocalResources
@@ -48,7 +46,6 @@ class LocalStack:
         self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
-        self.step_functions.stop()
         self.gateway.stop()
         self.aws.stop()
 
@@ -88,9 +85,7 @@ def start(
         seed_local_people(aws, resources)
     specs = functions(template)
     built = local_functions(specs, resources, base)
-    step_functions = LocalStepFunctions.launch(
-        aws.client("stepfunctions"), resources.state_machines, local_invoker(built), start=poll
-    )
+    aws.serve_functions(built)
     routes = {route: built[spec.logical_id] for spec in specs for route in spec.routes}
     gateway = Gateway(host, api_port, routes)
     gateway.start()
@@ -109,7 +104,6 @@ def start(
         scheduler=scheduler,
         gateway=gateway,
         pollers=pollers,
-        step_functions=step_functions,
         functions=built,
         resources=resources,
     )

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+import httpx
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
-from devstack.stepfunctions import provision_state_machines, substitution_resolver
+from devstack.stepfunctions import Invocable, LambdaInvokeBridge, provision_state_machines, substitution_resolver
 from devstack.template import REPO
 from incident_core.port.resources import load_entities
 from incident_core.store.projections import Projection, ProjectionStore
@@ -35,7 +38,7 @@ class LocalResources:
     references: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     state_machines: dict[str, str] = field(default_factory=dict)
-    """Logical id -> ARN of each state machine (their executions run locally, see devstack/stepfunctions.py)."""
+    """Logical id -> ARN of each state machine (moto's engine runs their executions, see devstack/stepfunctions.py)."""
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:
@@ -48,16 +51,30 @@ def aws_environment(endpoint: str) -> dict[str, str]:
 
 
 class EmbeddedAws:
+    """moto's server on one port, running state machines with moto's own engine; Lambda's Invoke is answered by
+    the local functions once `serve_functions` has them."""
+
     def __init__(self, host: str, port: int) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
         self.endpoint = f"http://{host}:{port}"
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._lambda = LambdaInvokeBridge(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, self._lambda, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
 
     def start(self) -> None:
-        self._server.start()
+        os.environ["MOTO_PORT"] = self.endpoint.rsplit(":", 1)[-1]  # where moto's engine sends a task's Invoke
+        self._thread.start()
+        # moto's documented switch for server mode: run executions instead of only recording them
+        httpx.post(
+            f"{self.endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        ).raise_for_status()
+
+    def serve_functions(self, functions: Mapping[str, Invocable]) -> None:
+        self._lambda.functions = functions
 
     def stop(self) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._server.server_close()
 
     def client(self, service: str) -> Any:
         return self._session().client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]

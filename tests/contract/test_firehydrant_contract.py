@@ -19,10 +19,10 @@ from incident_core.errors import NotFound
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.firehydrant import FireHydrantProvider, build
+from incident_core.providers.firehydrant.adapter import FireHydrantProvider, build
 from incident_core.providers.http import ProviderApiError
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
@@ -69,7 +69,7 @@ def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
             credentials=lambda name: secret if name is ProviderName.FIREHYDRANT else {},
             transport=recording,
         )
-        return Served(build(context), validating, recording)
+        return Served(build(context.vendor(ProviderName.FIREHYDRANT)), validating, recording)
 
     return make
 

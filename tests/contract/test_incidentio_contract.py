@@ -16,10 +16,10 @@ import pytest
 
 from incident_core.errors import ConfigurationError
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, ProviderState, Unsupported
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.incidentio import IncidentIoProvider, build
+from incident_core.providers.incidentio.adapter import IncidentIoProvider, build
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
@@ -71,7 +71,7 @@ def serve(prism: Callable[[str], PrismServer]) -> Callable[..., Served]:
             credentials=lambda name: {"apiKey": "contract-test-key", "baseUrl": server.url, **secret},
             transport=validating,
         )
-        return Served(build(context), validating, recording)
+        return Served(build(context.vendor(ProviderName.INCIDENTIO)), validating, recording)
 
     return make
 

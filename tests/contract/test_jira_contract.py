@@ -19,9 +19,9 @@ import pytest
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, StepRefused
-from incident_core.providers.jira import JiraProvider, build
+from incident_core.providers.jira.adapter import JiraProvider, build
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
@@ -92,7 +92,7 @@ def jira(server: PrismServer, site: JiraSite, **settings: Any) -> JiraProvider:
         credentials=lambda name: secret if name is ProviderName.JIRA else pytest.fail(f"asked for {name}"),
         transport=site,
     )
-    return build(context)
+    return build(context.vendor(ProviderName.JIRA))
 
 
 def alert() -> AlertRecord:

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from incident_core.models.incident import Incident, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.opsgenie import OpsgenieProvider, build
+from incident_core.providers.opsgenie.adapter import OpsgenieProvider, build
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
@@ -69,7 +69,7 @@ def harness(server: PrismServer) -> Harness:
         credentials=credentials,
         transport=validating,
     )
-    return Harness(build(context), validating, recording)
+    return Harness(build(context.vendor(ProviderName.OPSGENIE)), validating, recording)
 
 
 def incident(**changes: Any) -> Incident:

@@ -25,11 +25,11 @@ import pytest
 
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
 from incident_core.providers.http import ProviderApiError
 from incident_core.providers.native import Notifier
-from incident_core.providers.pagerduty import PagerDutyProvider, build
+from incident_core.providers.pagerduty.adapter import PagerDutyProvider, build
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
@@ -108,7 +108,7 @@ def harness_for(server: PrismServer, *, object_details: bool = False) -> Harness
         credentials=credentials,
         transport=recording,
     )
-    return Harness(build(context), validating, recording)
+    return Harness(build(context.vendor(ProviderName.PAGERDUTY)), validating, recording)
 
 
 @pytest.fixture

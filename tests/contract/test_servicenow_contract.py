@@ -33,10 +33,10 @@ import pytest
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, Unsupported
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.servicenow import ServiceNowProvider, build
+from incident_core.providers.registry import ProviderContext
+from incident_core.providers.servicenow.adapter import ServiceNowProvider, build
 from tests.providers import sample_alert, sample_incident
 
 INSTANCE = "https://acme.service-now.com"
@@ -444,7 +444,7 @@ def provider_for(api: ServiceNowTableApi, **secret: Any) -> ServiceNowProvider:
         credentials=lambda name: credentials if name is ProviderName.SERVICENOW else {},
         transport=api.transport(),
     )
-    return build(context)
+    return build(context.vendor(ProviderName.SERVICENOW))
 
 
 def alert() -> AlertRecord:

@@ -22,8 +22,8 @@ from incident_core.models.incident import (
     TimelineKind,
 )
 from incident_core.notifications import SnsNotifier
-from incident_core.providers import ProviderContext, provider_for
 from incident_core.providers.base import StepRefused
+from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore

@@ -18,8 +18,8 @@ from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName, TimelineKind
 from incident_core.models.notification import AlertNotification
 from incident_core.notifications import SnsNotifier
-from incident_core.providers import ProviderContext, provider_for
 from incident_core.providers.base import ProviderEvent, ProviderState, StepRefused
+from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore

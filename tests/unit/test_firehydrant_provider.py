@@ -21,18 +21,13 @@ from incident_core.errors import AuthenticationError, ConfigurationError, NotFou
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, ProviderEvent, StepRefused, Unsupported
-from incident_core.providers.firehydrant import (
-    PRIORITY_OF,
-    SEVERITY_OF,
-    STATUS_OF_MILESTONE,
-    WEBHOOK,
-    Credentials,
-    FireHydrantProvider,
-    build,
-)
+from incident_core.providers.firehydrant.adapter import FireHydrantProvider, build
+from incident_core.providers.firehydrant.credentials import Credentials
+from incident_core.providers.firehydrant.models import PRIORITY_OF, SEVERITY_OF, STATUS_OF_MILESTONE
+from incident_core.providers.firehydrant.webhook import WEBHOOK
 from incident_core.providers.http import ProviderApiError
+from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -90,7 +85,7 @@ def _context(fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None
 def _provider(
     fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None, clock: FakeClock | None = None
 ) -> FireHydrantProvider:
-    provider = build(_context(fake, credentials))
+    provider = build(_context(fake, credentials).vendor(ProviderName.FIREHYDRANT))
     clock = clock or FakeClock()
     provider.http.clock = clock
     provider.http.sleep = clock.sleep
@@ -169,17 +164,17 @@ def test_default_milestones_map_to_our_status(milestone: str, status: IncidentSt
 
 def test_missing_bot_token_is_a_configuration_error_naming_it() -> None:
     with pytest.raises(ConfigurationError, match="firehydrant credentials are incomplete: botToken"):
-        build(_context(FakeFireHydrant(), {"serviceIds": {}}))
+        build(_context(FakeFireHydrant(), {"serviceIds": {}}).vendor(ProviderName.FIREHYDRANT))
 
 
 def test_a_misspelt_key_is_refused_by_name() -> None:
     with pytest.raises(ConfigurationError, match="serviceIDs"):
-        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "serviceIDs": {}}))
+        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "serviceIDs": {}}).vendor(ProviderName.FIREHYDRANT))
 
 
 def test_an_unknown_region_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="region"):
-        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "region": "apac"}))
+        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "region": "apac"}).vendor(ProviderName.FIREHYDRANT))
 
 
 @pytest.mark.parametrize(

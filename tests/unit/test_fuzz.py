@@ -29,7 +29,7 @@ from incident_core.models.action import parse_action_run, parse_inputs
 from incident_core.models.incident import LifecycleStep
 from incident_core.models.notification import AlertNotification
 from incident_core.normalizers import normalize
-from incident_core.providers import WEBHOOKS
+from incident_core.providers.registry import WEBHOOKS
 from tests.events import webhook_event, webhook_event_names
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

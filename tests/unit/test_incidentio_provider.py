@@ -22,7 +22,6 @@ from incident_core.errors import AuthenticationError, ConfigurationError, Malfor
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import (
     EscalationRequest,
     InboundWebhook,
@@ -33,15 +32,11 @@ from incident_core.providers.base import (
     Unsupported,
 )
 from incident_core.providers.http import ACTION_RETRY_POLICY, ProviderApiError
-from incident_core.providers.incidentio import (
-    CATEGORY_OF_STATUS,
-    SEVERITY_POSITION,
-    STATUS_OF_CATEGORY,
-    WEBHOOK,
-    Credentials,
-    IncidentIoProvider,
-    build,
-)
+from incident_core.providers.incidentio.adapter import IncidentIoProvider, build
+from incident_core.providers.incidentio.credentials import Credentials
+from incident_core.providers.incidentio.models import CATEGORY_OF_STATUS, SEVERITY_POSITION, STATUS_OF_CATEGORY
+from incident_core.providers.incidentio.webhook import WEBHOOK
+from incident_core.providers.registry import ProviderContext
 from tests.providers import sample_alert, sample_incident
 
 SPEC_FILE = (
@@ -138,7 +133,7 @@ def make_provider(api: FakeIncidentIo, **secret: Any) -> tuple[IncidentIoProvide
         credentials=credentials,
         transport=httpx.MockTransport(api),
     )
-    provider = build(context)
+    provider = build(context.vendor(ProviderName.INCIDENTIO))
     waits: list[float] = []
     provider.http.sleep = waits.append
     provider.http.clock = lambda: NOW.timestamp()
@@ -690,7 +685,7 @@ def test_incomplete_credentials_are_a_configuration_error_naming_the_key(secret:
     context = ProviderContext(notifier=_no_notifier, link=lambda _: None, credentials=lambda _: secret)
 
     with pytest.raises(ConfigurationError, match=f"the incidentio credentials are incomplete: {named}"):
-        build(context)
+        build(context.vendor(ProviderName.INCIDENTIO))
 
 
 def test_credentials_defaults() -> None:

@@ -19,19 +19,14 @@ from incident_core.errors import AuthenticationError, ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.jira import (
-    DEFAULT_PRIORITIES,
-    PORT_MARK,
-    STATUS_OF_CATEGORY,
-    JiraProvider,
-    JiraWebhook,
-    adf_text,
-    build,
-    label,
-)
+from incident_core.providers.jira.adapter import JiraProvider, build, label
+from incident_core.providers.jira.adf import PORT_MARK, adf_text
+from incident_core.providers.jira.credentials import DEFAULT_PRIORITIES
+from incident_core.providers.jira.models import STATUS_OF_CATEGORY
+from incident_core.providers.jira.webhook import JiraWebhook
+from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -69,7 +64,7 @@ def jira(handler: Handler, clock: FakeClock | None = None, **settings: Any) -> t
         credentials=lambda name: {**SECRET, **settings},
         transport=httpx.MockTransport(recorder),
     )
-    provider = build(context)
+    provider = build(context.vendor(ProviderName.JIRA))
     provider.http.clock = clock
     provider.http.sleep = clock.sleep
     return provider, recorder, clock
@@ -545,7 +540,7 @@ def test_a_missing_credential_is_a_configuration_error_naming_it(missing: str) -
     context = ProviderContext(notifier=lambda: pytest.fail("unused"), link=lambda _: None, credentials=lambda _: secret)
 
     with pytest.raises(ConfigurationError, match=f"the jira credentials are incomplete: {missing}: "):
-        build(context)
+        build(context.vendor(ProviderName.JIRA))
 
 
 @pytest.mark.parametrize(
@@ -578,7 +573,7 @@ def test_a_site_url_that_would_leak_the_token_is_refused(site_url: str) -> None:
     )
 
     with pytest.raises(ConfigurationError, match=r"siteUrl: .*https://"):
-        build(context)
+        build(context.vendor(ProviderName.JIRA))
 
 
 def test_the_api_token_is_not_shown_in_the_credentials_repr() -> None:

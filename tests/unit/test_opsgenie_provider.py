@@ -15,20 +15,19 @@ from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.opsgenie import (
+from incident_core.providers.opsgenie.adapter import (
     DETAILS_MAX,
     MESSAGE_MAX,
-    PRIORITY_OF_SEVERITY,
     REQUEST_STATUS_PAUSE_SECONDS,
     REQUEST_STATUS_POLLS,
-    STATUS_OF_ALERT,
     TAG_MAX,
     OpsgenieProvider,
     build,
 )
+from incident_core.providers.opsgenie.models import PRIORITY_OF_SEVERITY, STATUS_OF_ALERT
+from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -105,7 +104,7 @@ def context(handler: Handler, secret: Mapping[str, Any] = SECRET) -> ProviderCon
 
 
 def provider_for(handler: Handler, clock: FakeClock, secret: Mapping[str, Any] = SECRET) -> OpsgenieProvider:
-    provider = build(context(handler, secret))
+    provider = build(context(handler, secret).vendor(ProviderName.OPSGENIE))
     provider.http.clock = clock
     provider.http.sleep = clock.sleep
     return provider
@@ -485,7 +484,7 @@ class TestHttp:
 class TestCredentials:
     def test_a_missing_api_key_is_named(self, opsgenie: FakeOpsgenie) -> None:
         with pytest.raises(ConfigurationError, match=r"opsgenie credentials are incomplete: apiKey: Field required"):
-            build(context(opsgenie, {"region": "eu"}))
+            build(context(opsgenie, {"region": "eu"}).vendor(ProviderName.OPSGENIE))
 
     @pytest.mark.parametrize(
         ("secret", "field"),
@@ -498,7 +497,7 @@ class TestCredentials:
     )
     def test_a_wrong_value_is_named(self, opsgenie: FakeOpsgenie, secret: dict[str, Any], field: str) -> None:
         with pytest.raises(ConfigurationError, match=rf"opsgenie credentials are incomplete: {field}: "):
-            build(context(opsgenie, secret))
+            build(context(opsgenie, secret).vendor(ProviderName.OPSGENIE))
 
     @pytest.mark.parametrize(
         ("secret", "base_url"),

@@ -19,17 +19,13 @@ from incident_core.errors import AuthenticationError, ConfigurationError, Malfor
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, ProviderEvent, StepRefused
 from incident_core.providers.http import ProviderApiError
 from incident_core.providers.native import Notifier
-from incident_core.providers.pagerduty import (
-    STATUS_OF_PAGERDUTY,
-    URGENCY_OF_SEVERITY,
-    WEBHOOK,
-    PagerDutyProvider,
-    build,
-)
+from incident_core.providers.pagerduty.adapter import PagerDutyProvider, build
+from incident_core.providers.pagerduty.models import STATUS_OF_PAGERDUTY, URGENCY_OF_SEVERITY
+from incident_core.providers.pagerduty.webhook import WEBHOOK
+from incident_core.providers.registry import ProviderContext
 from incident_core.retry import RetryPolicy
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
@@ -79,7 +75,7 @@ def adapter(
     pagerduty: ScriptedPagerDuty, clock: FakeClock | None = None, credentials: Mapping[str, Any] | None = None
 ) -> PagerDutyProvider:
     clock = clock or FakeClock()
-    built = build(context(pagerduty, CREDENTIALS | dict(credentials or {})))
+    built = build(context(pagerduty, CREDENTIALS | dict(credentials or {})).vendor(ProviderName.PAGERDUTY))
     policy = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_total_seconds=25.0, jitter=lambda cap: cap)
     return replace(built, http=replace(built.http, clock=clock, sleep=clock.sleep, retry=policy))
 
@@ -508,7 +504,7 @@ class TestGet:
     def test_an_answer_of_an_unexpected_shape_is_an_error_not_a_crash(self) -> None:
         pagerduty = ScriptedPagerDuty({("GET", "/incidents/PT4KHLK"): [ok({"incident": {"status": "triggered"}})]})
 
-        with pytest.raises(ProviderApiError, match=r"unexpected shape: id: Field required"):
+        with pytest.raises(ProviderApiError, match=r"unexpected shape: incident\.id: Field required"):
             adapter(pagerduty).get(incident())
 
     def test_an_unknown_status_is_an_error(self) -> None:
@@ -590,7 +586,7 @@ class TestCredentials:
         incomplete = {key: value for key, value in CREDENTIALS.items() if key != missing}
 
         with pytest.raises(ConfigurationError, match=f"the pagerduty credentials are incomplete: {missing}: "):
-            build(context(credentials=incomplete))
+            build(context(credentials=incomplete).vendor(ProviderName.PAGERDUTY))
 
     @pytest.mark.parametrize(
         ("key", "value", "problem"),
@@ -603,7 +599,7 @@ class TestCredentials:
     )
     def test_a_wrong_value_is_refused(self, key: str, value: str, problem: str) -> None:
         with pytest.raises(ConfigurationError, match=problem):
-            build(context(credentials=CREDENTIALS | {key: value}))
+            build(context(credentials=CREDENTIALS | {key: value}).vendor(ProviderName.PAGERDUTY))
 
     @pytest.mark.parametrize(
         ("extra", "url"),

@@ -14,16 +14,11 @@ from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
 from incident_core.providers.http import ProviderApiError
-from incident_core.providers.servicenow import (
-    STATUS_OF_STATE,
-    URGENCY_IMPACT_OF_SEVERITY,
-    ServiceNowProvider,
-    build,
-    correlation_id,
-)
+from incident_core.providers.registry import ProviderContext
+from incident_core.providers.servicenow.adapter import ServiceNowProvider, build, correlation_id
+from incident_core.providers.servicenow.models import STATUS_OF_STATE, URGENCY_IMPACT_OF_SEVERITY
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -96,7 +91,7 @@ def provider_for(handler: Handler, clock: FakeClock | None = None, **secret: Any
         credentials=lambda name: credentials if name is ProviderName.SERVICENOW else {},
         transport=httpx.MockTransport(handler),
     )
-    provider = build(context)
+    provider = build(context.vendor(ProviderName.SERVICENOW))
     clock = clock or FakeClock()
     provider.http.clock, provider.http.sleep = clock, clock.sleep
     return provider
@@ -509,7 +504,7 @@ def test_an_incomplete_secret_is_a_configuration_error_naming_the_key(secret: di
         credentials=lambda name: secret,
     )
     with pytest.raises(ConfigurationError, match="servicenow credentials are incomplete") as raised:
-        build(context)
+        build(context.vendor(ProviderName.SERVICENOW))
     assert named in raised.value.message
 
 

@@ -26,7 +26,7 @@ from incident_core.notifications import Pagers, SnsNotifier, chat_notifiers
 from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
-from incident_core.providers import ProviderContext, provider_for
+from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.secrets import (
     load_port_credentials,
     load_provider_credentials,

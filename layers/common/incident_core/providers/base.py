@@ -7,10 +7,12 @@ use cases own the incident's state, its timeline, the store and Port. A step a t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incident_core.errors import ConfigurationError, IncidentCoreError
@@ -110,6 +112,23 @@ class InboundWebhook(Protocol):
     def events(self, payload: Any) -> list[ProviderEvent]:
         """The incident changes the payload reports; `[]` for events that change nothing we track."""
         ...
+
+
+def _no_link(identifier: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class VendorSetup:
+    """What a vendor adapter is built from: its secret, where the incident's page in Port is, and the network.
+
+    `secret` is the provider's secret document; `transport` replaces the network in tests (prism's
+    validating mock, or a stateful fake of the vendor).
+    """
+
+    secret: Mapping[str, Any]
+    link: Callable[[str], str | None] = _no_link
+    transport: httpx.BaseTransport | None = None
 
 
 CredentialsModel = TypeVar("CredentialsModel", bound=BaseModel)

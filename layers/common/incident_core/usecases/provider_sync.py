@@ -20,7 +20,6 @@ from incident_core.errors import NotFound
 from incident_core.models.action import ActionRun, parse_inputs
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
-from incident_core.providers import WEBHOOKS
 from incident_core.providers.base import (
     EscalationRequest,
     ProviderEvent,
@@ -28,6 +27,7 @@ from incident_core.providers.base import (
     ProviderState,
     StepRefused,
 )
+from incident_core.providers.registry import WEBHOOKS
 from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome
 
 logger = Logger(child=True)

@@ -1,81 +1,38 @@
-"""Opsgenie: one Opsgenie alert per incident, through the Alert API v2 (`/v2/alerts`).
-
-Opsgenie ends support on 2027-04-05 (Atlassian stopped new sales on 2025-06-04; its REST APIs work until
-that day); the successor is Jira Service Management Operations, whose integration API still takes a
-`GenieKey`, so `baseUrl` can point this adapter elsewhere.
-
-Why alerts, not the Incident API v1: incidents exist only on the Standard and Enterprise plans, need a
-`serviceId`, and have no acknowledge or escalate; alerts do every step on every plan.
-
-Quirks this module handles:
-
-- Auth is `Authorization: GenieKey <apiKey>`; the key must be an *API integration* key (keys from "API key
-  management" are refused for create, acknowledge, close and notes). US `https://api.opsgenie.com`, EU
-  `https://api.eu.opsgenie.com`.
-- Writes are asynchronous: 202 with a `requestId`; whether the write worked shows only in
-  `GET /v2/alerts/requests/{requestId}` (`isSuccess`, `status`, `alertId`), which may answer 404 until the
-  request is processed. Each write is polled a few times so a refused write fails the step; a write still
-  unprocessed after that is reported as sent, not confirmed.
-- Every later call addresses the alert by its alias (`?identifierType=alias`), which is ours and known at
-  once, instead of the alert id, which only the request status reveals. The alias is the incident's
-  identifier: Opsgenie de-duplicates open alerts by alias, so a retried trigger cannot open a second alert,
-  and two incidents never share one (an alert's dedup key could come back in a later incident).
-- The published spec makes `owner` (assign) and `escalation` (escalate) require `"type"`, which the API
-  itself does not; sending `"type": "user"` / `"type": "escalation"` satisfies both.
-- Alerts carry no services: associating services adds `service:<name>` tags, searchable in Opsgenie.
-- Escalating runs a named escalation's next rule; Opsgenie cannot jump to an arbitrary level.
-- Errors are `{"message", "code", "took", "requestId"}`, and 422s add an `errors` map of field messages.
-- Limits: message 130, alias 512, description 15000, entity 512 characters; 20 tags of 50 characters;
-  details 8000 characters in all.
-
-No inbound webhook: the reconcile schedule reads each open alert (`get`) instead.
-"""
+"""The Opsgenie adapter: one Opsgenie alert per incident (see the package's notes)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError
 
-from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
-from incident_core.models.incident import Incident, IncidentStatus, ProviderName
+from incident_core.models.incident import Incident, ProviderName
+from incident_core.providers.answers import fetch
 from incident_core.providers.base import (
     EscalationRequest,
     ProviderResult,
     ProviderState,
     StepRefused,
     Unsupported,
+    VendorSetup,
     parse_credentials,
 )
 from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
-
-if TYPE_CHECKING:
-    from incident_core.providers import ProviderContext
-
-API_BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
-
-PRIORITY_OF_SEVERITY = {
-    Severity.CRITICAL: "P1",
-    Severity.HIGH: "P2",
-    Severity.WARNING: "P3",
-    Severity.INFO: "P5",
-}
-"""Opsgenie's P1 critical, P2 high, P3 moderate, P4 low, P5 informational."""
-
-STATUS_OF_ALERT: dict[tuple[str, bool], IncidentStatus] = {
-    ("open", False): IncidentStatus.TRIGGERED,
-    ("open", True): IncidentStatus.ACKNOWLEDGED,
-    ("closed", False): IncidentStatus.RESOLVED,
-    ("closed", True): IncidentStatus.RESOLVED,
-}
-"""(alert `status`, `acknowledged` flag) -> our status."""
+from incident_core.providers.opsgenie.credentials import VENDOR, Credentials
+from incident_core.providers.opsgenie.models import (
+    PRIORITY_OF_SEVERITY,
+    STATUS_OF_ALERT,
+    Accepted,
+    AlertAnswer,
+    ErrorAnswer,
+    RequestStatusAnswer,
+)
 
 SOURCE = "Port incident lifecycle"
 """The `source` Opsgenie shows for every alert and action this bundle sends."""
@@ -92,45 +49,17 @@ REQUEST_STATUS_PAUSE_SECONDS = 0.5
 """A step waits at most (polls - 1) x pause for Opsgenie to process a write; after that it reports it as sent."""
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_HTTP_URL = r"^https?://\S+$"
-
-
-class Credentials(BaseModel):
-    """The `opsgenie` secret.
-
-    `apiKey`: an API integration key (required). `region`: `us` (default) or `eu`. `baseUrl`: another API
-    host (a proxy, or Jira Service Management Operations), instead of the region's. `appUrl`: the account's
-    web address (`https://<account>.app.opsgenie.com`), for links to alerts. `responderTeams`: team names
-    every new alert is routed to. `defaultEscalation`: the escalation (name or id) `escalate` runs when the
-    request names none.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    apiKey: str = Field(min_length=1, repr=False)
-    region: Literal["us", "eu"] = "us"
-    baseUrl: str | None = Field(default=None, pattern=_HTTP_URL)
-    appUrl: str | None = Field(default=None, pattern=_HTTP_URL)
-    responderTeams: list[str] = Field(default_factory=list)
-    defaultEscalation: str | None = None
-
-    @property
-    def api_base_url(self) -> str:
-        return (self.baseUrl or API_BASE_URLS[self.region]).rstrip("/")
 
 
 def opsgenie_error_message(response: httpx.Response) -> str:
     """Opsgenie's `message`, followed by the field messages a 422 lists under `errors`."""
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        error = ErrorAnswer.model_validate_json(response.content)
+    except ValidationError:
         return default_error_message(response)
-    if not isinstance(body, Mapping) or not isinstance(body.get("message"), str):
-        return default_error_message(response)
-    errors = body.get("errors")
-    if isinstance(errors, Mapping) and errors:
-        return f"{body['message']} ({'; '.join(f'{field}: {text}' for field, text in errors.items())})"
-    return str(body["message"])
+    if error.errors:
+        return f"{error.message} ({'; '.join(f'{field}: {text}' for field, text in error.errors.items())})"
+    return error.message
 
 
 @dataclass(frozen=True)
@@ -224,14 +153,14 @@ class OpsgenieProvider:
 
     def get(self, incident: Incident) -> ProviderState:
         alias = _alias(incident)
-        body = self.http.json("GET", f"/v2/alerts/{quote(alias, safe='')}", params={"identifierType": "alias"})
-        alert = _data(body)
-        status = STATUS_OF_ALERT.get((str(alert.get("status")), bool(alert.get("acknowledged"))))
+        path = f"/v2/alerts/{quote(alias, safe='')}"
+        alert = fetch(self.http, AlertAnswer, "GET", path, params={"identifierType": "alias"}).data
+        status = STATUS_OF_ALERT.get((str(alert.status), alert.acknowledged))
         if status is None:
             raise ProviderApiError(
-                f"Opsgenie reported alert {alias} as {alert.get('status')!r}, not open or closed", retryable=False
+                f"Opsgenie reported alert {alias} as {alert.status!r}, not open or closed", retryable=False
             )
-        return ProviderState(status=status, assignee=alert.get("owner") or None, url=self._alert_url(alert.get("id")))
+        return ProviderState(status=status, assignee=alert.owner or None, url=self._alert_url(alert.id))
 
     def _create_alert_body(self, incident: Incident, alerts: Sequence[AlertRecord], alias: str) -> dict[str, Any]:
         port_url = self.link(incident.identifier)
@@ -287,29 +216,30 @@ class OpsgenieProvider:
         what: str,
         params: Mapping[str, str] | None = None,
     ) -> RequestOutcome:
-        accepted = self.http.json(method, path, json_body=body, params=params)
-        request_id = accepted.get("requestId") if isinstance(accepted, Mapping) else None
-        if not request_id:
-            raise ProviderApiError(f"Opsgenie accepted the {what} without a requestId", retryable=False)
-        return self._confirm(str(request_id), what)
+        answer = self.http.json(method, path, json_body=body, params=params)
+        try:
+            accepted = Accepted.model_validate(answer)
+        except ValidationError as exc:
+            raise ProviderApiError(f"Opsgenie accepted the {what} without a requestId", retryable=False) from exc
+        return self._confirm(accepted.requestId, what)
 
     def _confirm(self, request_id: str, what: str) -> RequestOutcome:
         """Poll the request status; a processed request that failed fails the step with Opsgenie's reason."""
         for poll in range(REQUEST_STATUS_POLLS):
             if poll:
                 self.http.sleep(REQUEST_STATUS_PAUSE_SECONDS)
+            path = f"/v2/alerts/requests/{quote(request_id, safe='')}"
             try:
-                answer = self.http.json("GET", f"/v2/alerts/requests/{quote(request_id, safe='')}")
+                status = fetch(self.http, RequestStatusAnswer, "GET", path).data
             except ProviderApiError as error:
                 if error.status_code == 404:  # not processed yet
                     continue
                 raise
-            status = _data(answer)
-            if status.get("isSuccess") is True:
-                return RequestOutcome(request_id, confirmed=True, alert_id=status.get("alertId") or None)
-            if status.get("isSuccess") is False:
+            if status.isSuccess is True:
+                return RequestOutcome(request_id, confirmed=True, alert_id=status.alertId or None)
+            if status.isSuccess is False:
                 raise ProviderApiError(
-                    f"Opsgenie refused the {what}: {status.get('status') or 'no reason given'}", retryable=False
+                    f"Opsgenie refused the {what}: {status.status or 'no reason given'}", retryable=False
                 )
         return RequestOutcome(request_id, confirmed=False)
 
@@ -333,12 +263,6 @@ def _alias(incident: Incident) -> str:
     return str(alias)
 
 
-def _data(body: Any) -> Mapping[str, Any]:
-    """The `data` object of an Opsgenie answer (empty when the answer has none)."""
-    data = body.get("data") if isinstance(body, Mapping) else None
-    return data if isinstance(data, Mapping) else {}
-
-
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -360,12 +284,12 @@ def _within_budget(details: dict[str, str], budget: int) -> dict[str, str]:
     return kept
 
 
-def build(context: ProviderContext) -> OpsgenieProvider:
-    credentials = parse_credentials(Credentials, context.credentials(ProviderName.OPSGENIE), ProviderName.OPSGENIE)
+def build(setup: VendorSetup) -> OpsgenieProvider:
+    credentials = parse_credentials(Credentials, setup.secret, ProviderName.OPSGENIE)
     headers = {"Authorization": f"GenieKey {credentials.apiKey}", "Accept": "application/json"}
-    client = vendor_client(credentials.api_base_url, headers, context.transport)
+    client = vendor_client(credentials.api_base_url, headers, setup.transport)
     return OpsgenieProvider(
-        http=VendorHttp("Opsgenie", client, error_message=opsgenie_error_message),
+        http=VendorHttp(VENDOR, client, error_message=opsgenie_error_message),
         credentials=credentials,
-        link=context.link,
+        link=setup.link,
     )

@@ -1,0 +1,42 @@
+"""The `firehydrant` secret: the bot token, and how the organisation's records map to Port's."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+VENDOR = "FireHydrant"
+API_HOSTS = {"us": "https://api.firehydrant.io", "eu": "https://api.eu.firehydrant.io"}
+"""The spec's paths start with /v1, so the base URL is the host alone."""
+
+
+class Credentials(BaseModel):
+    """The `firehydrant` secret. Only `botToken` is required; the rest adapts the adapter to the organization."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    botToken: SecretStr = Field(min_length=1)
+    """A bot token (`fhb-...`) from Settings -> Bot users; sent as `Authorization: Bearer <botToken>`."""
+    region: Literal["us", "eu"] = "us"
+    baseUrl: str | None = None
+    """Overrides `region`: another host or a proxy, with or without the trailing /v1."""
+    commanderRoleId: str | None = None
+    """The incident role (GET /v1/incident_roles) whose holder is the incident's assignee."""
+    serviceIds: dict[str, str] = Field(default_factory=dict)
+    """Port service identifier -> FireHydrant service id."""
+    teamIds: dict[str, str] = Field(default_factory=dict)
+    """Name used in Port (reassign target, escalation policy) -> FireHydrant team id."""
+    userIds: dict[str, str] = Field(default_factory=dict)
+    """Port user email -> FireHydrant user id, for people whose emails differ; others are found by email."""
+    impactConditionId: str | None = None
+    """Severity-matrix condition (GET /v1/severity_matrix/conditions) for impacted services."""
+    acknowledgedMilestone: str = "acknowledged"
+    resolvedMilestone: str = "resolved"
+    webhookSecret: SecretStr | None = None
+    """The secret of the FireHydrant webhook that reports incident changes to this bundle."""
+
+    @property
+    def api_base_url(self) -> str:
+        base = (self.baseUrl or API_HOSTS[self.region]).rstrip("/")
+        return base.removesuffix("/v1")
