@@ -9,6 +9,7 @@ must not fail them).
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from incident_core.bounds import (
     MAX_DEPTH,
     MAX_IDENTIFIER_BYTES,
     SQS_MESSAGE_LIMIT_BYTES,
+    parse_json,
     parse_json_compiled,
     parse_json_pure,
     queued_size,
@@ -183,11 +185,8 @@ def _replace(document: Any, path: tuple[Any, ...], value: Any, remove: bool) -> 
     return document
 
 
-@st.composite
-def mutated_samples(draw: st.DrawFn) -> tuple[Source, dict[str, str], bytes]:
-    source, name = draw(st.sampled_from(SAMPLES))
-    headers, body = webhook_event(source.value, name)
-    document = json.loads(body)
+def _mutate(draw: st.DrawFn, document: Any) -> bytes:
+    """`document` with parts replaced or removed, maybe a raw hostile fragment spliced in, maybe bytes cut."""
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
         path = draw(st.sampled_from(_paths(document)))
         document = _replace(document, path, draw(hostile_values), remove=draw(st.booleans()))
@@ -195,10 +194,22 @@ def mutated_samples(draw: st.DrawFn) -> tuple[Source, dict[str, str], bytes]:
     if fragment is not None:
         document = _replace(document, draw(st.sampled_from(_paths(document))), PLACEHOLDER, remove=False)
     mutated = json.dumps(document).encode().replace(json.dumps(PLACEHOLDER).encode(), fragment or b"")
-    if draw(st.booleans()):  # cut or splice the bytes too
+    if draw(st.booleans()):
         cut = draw(st.integers(min_value=0, max_value=len(mutated)))
         mutated = mutated[:cut] + draw(st.binary(max_size=8)) + mutated[cut:]
-    return source, headers, mutated
+    return mutated
+
+
+@st.composite
+def mutated_samples(draw: st.DrawFn) -> tuple[Source, dict[str, str], bytes]:
+    source, name = draw(st.sampled_from(SAMPLES))
+    headers, body = webhook_event(source.value, name)
+    return source, headers, _mutate(draw, json.loads(body))
+
+
+@st.composite
+def mutated_documents(draw: st.DrawFn, seeds: st.SearchStrategy[Any]) -> bytes:
+    return _mutate(draw, copy.deepcopy(draw(seeds)))  # the seeds are shared: mutate a copy
 
 
 def _check_accepted(source: Source, body: bytes, headers: dict[str, str]) -> None:
@@ -234,20 +245,27 @@ def test_normalize_of_random_objects_answers_or_refuses(
 
 # --- the action parser ----------------------------------------------------------------------------------
 
+ACTION_BODIES = [
+    {"runId": "r_1", "action": "add_note", "entity": {"identifier": "inc-1"}, "inputs": {"note": "n"}, "user": "a"},
+    {"context": {"runId": "r_1"}, "payload": {"entity": {"identifier": "inc-1"}, "properties": {"level": 2}}},
+    {"runId": "r_1", "inputs": {"services": [{"identifier": "checkout"}], "assignee": {"email": "a@example.com"}}},
+]
+
 
 @FUZZ
-@given(st.sampled_from(list(LifecycleStep)), st.one_of(hostile_objects, hostile_values))
-def test_the_action_parser_answers_or_refuses(step: LifecycleStep, payload: Any) -> None:
-    run = _only_typed_errors(lambda: parse_action_run(step, payload))
+@given(st.sampled_from(list(LifecycleStep)), mutated_documents(st.sampled_from(ACTION_BODIES) | hostile_objects))
+def test_the_action_parser_answers_or_refuses(step: LifecycleStep, body: bytes) -> None:
+    run = _only_typed_errors(lambda: parse_action_run(step, parse_json(body)))
     if run is not None:
         _only_typed_errors(lambda: parse_inputs(run))
         assert len(run.runId.encode()) <= MAX_IDENTIFIER_BYTES
+        assert queued_size(run.model_dump_json()) < len(body) * 6 + 1024  # what a route then measures is bounded
 
 
 # --- the provider webhook readers -----------------------------------------------------------------------
 
 
 @FUZZ
-@given(st.sampled_from(sorted(WEBHOOKS)), st.one_of(hostile_objects, hostile_values))
-def test_provider_webhook_readers_answer_or_refuse(provider: Any, payload: Any) -> None:
-    _only_typed_errors(lambda: WEBHOOKS[provider].events(payload))
+@given(st.sampled_from(sorted(WEBHOOKS)), mutated_documents(hostile_objects))
+def test_provider_webhook_readers_answer_or_refuse(provider: Any, body: bytes) -> None:
+    _only_typed_errors(lambda: WEBHOOKS[provider].events(parse_json(body)))
