@@ -45,7 +45,10 @@ def utc_from_rfc3339(raw: str) -> str | None:
         raise ValueError("not an RFC 3339 time")
     day, clock, millis, offset = match.groups()
     if day[8:] > "28":  # the pattern allows a 31st in every month; the calendar refuses the days that do not exist
-        date.fromisoformat(day)
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ValueError("not an RFC 3339 time") from None
     millis = (millis or "").ljust(3, "0")
     if offset in _UTC_OFFSETS:
         return f"{day}T{clock}.{millis}Z"
@@ -76,5 +79,5 @@ def _day(days_since_epoch: int) -> str:
     """The date of a day number; alerts cluster on a few days, so each is formatted once."""
     try:
         return date.fromordinal(_EPOCH_ORDINAL + days_since_epoch).isoformat()
-    except OverflowError as exc:
-        raise ValueError("out of range") from exc
+    except (OverflowError, ValueError):
+        raise ValueError("out of range") from None
