@@ -146,7 +146,8 @@ def _encodable(value: str) -> bool:
 def _check_depth(body: bytes, payload: Any) -> None:
     """Refuse a document nested deeper than MAX_DEPTH. A body with fewer brackets cannot be, so most
     bodies are decided by counting bytes; the others by walking their containers."""
-    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+    # Counted by removing them: `replace` finds bytes with memchr, several times faster than `count`.
+    if len(body) - len(body.replace(b"[", b"").replace(b"{", b"")) <= MAX_DEPTH:
         return
     level = [payload] if type(payload) in (dict, list) else []
     depth = 0

@@ -51,24 +51,30 @@ def alert_elements(
             "(lower the sender's max_alerts)"
         )
     group = {name: payload[name] for name in group_fields if name in payload}
-    return [_alert(source, index, entry, group, title_of) for index, entry in enumerate(entries)]
+    alerts = []
+    for index, entry in enumerate(entries):
+        try:
+            alerts.append(_alert(source, entry, group, title_of))
+        except MalformedRequest as refused:  # named within its entry; the entry's place is added here, once
+            raise MalformedRequest(f"alerts[{index}]{refused.field}", refused.problem) from None
+    return alerts
 
 
 def _alert(
     source: Source,
-    index: int,
     entry: Any,
     group: dict[str, Any],
     title_of: Callable[[Mapping[str, Any]], str | None],
 ) -> Alert:
+    """One entry; fields are named from the entry (`.startsAt`), and `alert_elements` adds its place."""
     if type(entry) is not dict:
-        raise MalformedRequest(f"alerts[{index}]", "expected an object")
+        raise MalformedRequest("", "expected an object")
     get = entry.get
     labels = mapping(get("labels"))
     annotations = mapping(get("annotations"))
-    external_id = require_external_id(text(get("fingerprint")), f"alerts[{index}].fingerprint")
+    external_id = require_external_id(text(get("fingerprint")), ".fingerprint")
     status = lookup(_ALERT_STATUS, get("status")) or AlertStatus.OPEN
-    ended_at = rfc3339(get("endsAt"), f"alerts[{index}].endsAt")
+    ended_at = rfc3339(get("endsAt"), ".endsAt")
     return Alert.model_validate(
         {
             "title": title_of(labels) or default_title(source, external_id),
@@ -85,7 +91,7 @@ def _alert(
             "status": status,
             "source": source,
             "externalId": external_id,
-            "startedAt": rfc3339(get("startsAt"), f"alerts[{index}].startsAt"),
+            "startedAt": rfc3339(get("startsAt"), ".startsAt"),
             "endedAt": ended_at if status is AlertStatus.RESOLVED else None,
             "rawPayload": {**group, "alert": entry},
         }
