@@ -16,8 +16,8 @@ from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.heartbeat import Heartbeat
 from incident_core.models.notification import AlertNotification
-from incident_core.normalizers.common import format_utc
 from incident_core.store.alerts import AlertStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.housekeeping import check_heartbeats, resolve_as_stale
 from incident_core.usecases.projection import alert_entity, stale_properties
 from incident_core.usecases.services import service_of

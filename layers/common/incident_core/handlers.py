@@ -23,7 +23,6 @@ from incident_core.http import error_response, json_response, lower_case_headers
 from incident_core.models.action import ActionRun
 from incident_core.models.incident import LifecycleStep, ProviderName
 from incident_core.models.page import Pager
-from incident_core.normalizers.common import format_utc
 from incident_core.notifications import Pagers, SnsPager, chat_pagers
 from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
@@ -38,6 +37,7 @@ from incident_core.secrets import (
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.actions import (
     ActionQueue,
     ActionRunner,
@@ -162,6 +162,7 @@ def make_action_handler(step: LifecycleStep) -> Handler:
                 ledger=lambda: IncidentStore(_table(settings, "incidents_table")),
                 queue=lambda: ActionQueue(aws.sqs(), settings.required("action_queue_url")),
                 reporter=lambda: build_reporter(settings),
+                max_body_bytes=settings.max_body_bytes,
             )
         except IncidentCoreError as error:
             logger.info(
@@ -253,6 +254,7 @@ def make_provider_webhook_handler(provider: ProviderName) -> Handler:
                 secret=lambda: _webhook_secret(settings, provider),
                 lifecycle=lambda: build_lifecycle(settings),
                 now=datetime.now(UTC),
+                max_body_bytes=settings.max_body_bytes,
             )
             build_projector(settings).project_incidents(changed)
         except IncidentCoreError as error:

@@ -8,7 +8,6 @@ sentence a person understands. The ledger of runs makes a redelivered run repeat
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,12 +16,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from incident_core.auth.port_signature import verify_port_signature
-from incident_core.errors import ConfigurationError, Conflict, MalformedRequest, NotFound, UpstreamError
+from incident_core.bounds import check_body_size, check_queued_size, parse_json, queued_size
+from incident_core.errors import (
+    ConfigurationError,
+    Conflict,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    UpstreamError,
+)
 from incident_core.models.action import ActionRun, parse_action_run
 from incident_core.models.incident import Incident, LifecycleStep
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import StepRefused, Unsupported
 from incident_core.store.incidents import IncidentStore, RunRecord
+from incident_core.support.time import format_utc
 from incident_core.usecases.incident_toolkit import Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector
 from incident_core.usecases.steps import STEPS
@@ -79,21 +86,20 @@ def accept_action(
     ledger: Callable[[], IncidentStore],
     queue: Callable[[], ActionQueue],
     reporter: Callable[[], RunReporter],
+    max_body_bytes: int,
 ) -> Accepted:
     """Verify Port's signature over the raw body, validate the run, and queue it.
 
-    Raises `AuthenticationError` (401, nothing done) or `MalformedRequest` (400). A signed run with bad
-    inputs is also reported to Port as FAILURE, so it does not hang in progress.
+    Raises `PayloadTooLarge` (413), `AuthenticationError` (401, nothing done) or `MalformedRequest` (400).
+    A signed run with bad inputs is also reported to Port as FAILURE, so it does not hang in progress.
     """
+    check_body_size(body, max_body_bytes)
     verify_port_signature(headers, body, client_secret, now=now)
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRequest("body", "not valid JSON") from exc
-    run = parse_action_run(step, payload)
+    run = parse_action_run(step, parse_json(body))
     try:
         STEPS[run.step].inputs_of(run)
-    except MalformedRequest as exc:
+        check_queued_size(queued_size(run.model_dump_json()), "body")
+    except (MalformedRequest, PayloadTooLarge) as exc:
         reporter().finish(run.runId, FAILURE, f"The action's inputs are not valid: {exc.message}", None)
         raise
     answered = ledger().run(run.runId)

@@ -22,7 +22,7 @@ from incident_core.models.incident import (
     TimelineEntry,
     TimelineKind,
 )
-from incident_core.normalizers.common import format_utc
+from incident_core.support.time import format_utc
 from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
 
 INCIDENT_LOOKUP_ATTEMPTS = 20

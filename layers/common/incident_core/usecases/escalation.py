@@ -27,8 +27,8 @@ from incident_core.models.escalation import (
 )
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.models.page import Page, Pager
-from incident_core.normalizers.common import format_utc
 from incident_core.store.incidents import IncidentStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
 

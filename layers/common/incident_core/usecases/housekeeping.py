@@ -28,8 +28,8 @@ from incident_core.models.alert import Alert, AlertStatus, Source
 from incident_core.models.alert_record import STATUS_HISTORY_LIMIT, AlertRecord, StatusChange
 from incident_core.models.heartbeat import Heartbeat
 from incident_core.models.notification import AlertNotification
-from incident_core.normalizers.common import format_utc
 from incident_core.store.alerts import AlertStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.services import TAG_PREFIX
 
 if TYPE_CHECKING:

@@ -18,10 +18,10 @@ from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, ProviderName, TimelineEntry, TimelineKind
 from incident_core.models.page import Pager
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.base import IncidentProvider, StepRefused
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.escalation import EscalationControl
 

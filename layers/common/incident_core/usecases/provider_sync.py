@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from incident_core.errors import MalformedRequest, NotFound
+from incident_core.bounds import check_body_size, check_identifier, parse_json
+from incident_core.errors import NotFound
 from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
@@ -152,18 +152,18 @@ def receive_provider_webhook(
     secret: Callable[[], str],
     lifecycle: Callable[[], LifecycleContext],
     now: datetime,
+    max_body_bytes: int,
 ) -> list[Incident]:
     """Verify the vendor's signature over the raw body (401 otherwise, nothing changed), then apply."""
     receiver = WEBHOOKS.get(provider)
     if receiver is None:
         raise NotFound(f"{provider.value} sends no webhooks to this bundle")
+    check_body_size(body, max_body_bytes)
     receiver.verify(headers, body, secret(), now=now)
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRequest("body", "not valid JSON") from exc
+    events = receiver.events(parse_json(body))
+    for event in events:
+        check_identifier(event.externalId, f"the {provider.value} incident id")
     ctx = lifecycle()
-    events = receiver.events(payload)
     adapter = ctx.provider(provider) if events else None
     if isinstance(adapter, SettlesEvents):
         # People become emails, as Port names them, and the vendor's echoes of our own writes drop out.

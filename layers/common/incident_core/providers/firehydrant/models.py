@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from incident_core.models.incident import IncidentStatus
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.answers import VendorModel
+from incident_core.support.time import format_utc
 
 DEFAULT_MILESTONES = (
     "started",

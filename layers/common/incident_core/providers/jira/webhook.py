@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from incident_core.errors import AuthenticationError
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.answers import read_payload
 from incident_core.providers.base import ProviderEvent
 from incident_core.providers.jira.adf import PORT_MARK, adf_text
 from incident_core.providers.jira.models import STATUS_OF_CATEGORY, User, WebhookPayload
 from incident_core.providers.marks import carries_mark
+from incident_core.support.time import format_utc
 
 SIGNATURE_HEADER = "x-hub-signature"
 SOMEONE = "someone in Jira"

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_core.bounds import parse_json
 from incident_core.errors import AuthenticationError, MalformedRequest
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import VendorModel
@@ -45,9 +46,9 @@ class _SignedEvent(VendorModel):
 
 def _occurred_at(body: bytes) -> datetime | None:
     try:
-        occurred = _SignedEvent.model_validate_json(body).event.occurred_at
+        occurred = _SignedEvent.model_validate(parse_json(body)).event.occurred_at
         moment = datetime.fromisoformat(occurred.replace("Z", "+00:00"))
-    except (ValidationError, ValueError):
+    except (MalformedRequest, ValidationError, ValueError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # PagerDuty's times are UTC
 
