@@ -4,6 +4,7 @@ its own (written, waiting in the outbox, or parked with Port's reason), and the 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from incident_core.port.resources import ResourceKind, load_resources
 from incident_core.retry import RetryPolicy
 from incident_core.store.outbox import OutboxStore
 from incident_core.store.projections import ProjectionStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.projection import ALERT_BLUEPRINT, Projector
 from tests.events import webhook_event
 from tests.fakes import FakeClock
@@ -87,10 +89,6 @@ class World:
         )
 
     def _now(self) -> str:
-        from datetime import UTC, datetime
-
-        from incident_core.normalizers.common import format_utc
-
         return format_utc(datetime.fromtimestamp(self.clock(), UTC))
 
     def bulk_requests(self, blueprint: str) -> int:

@@ -28,7 +28,7 @@ def test_every_registered_provider_builds_with_its_credentials(name: ProviderNam
         ProviderName.FIREHYDRANT: {"botToken": "t"},
         ProviderName.NATIVE: {},
     }
-    context = ProviderContext(notifier=lambda: None, link=lambda _: None, credentials=lambda _: minimal[name])  # type: ignore[arg-type, return-value]
+    context = ProviderContext(pager=lambda: None, link=lambda _: None, credentials=lambda _: minimal[name])  # type: ignore[arg-type, return-value]
     provider: IncidentProvider = provider_for(name, context)
     assert provider.name is name
 

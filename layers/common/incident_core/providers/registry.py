@@ -1,7 +1,8 @@
 """Every provider by name: a literal table, so a provider not listed here is refused, never imported by string.
 
-`ProviderContext` is what the caller hands over once (built lazily where it may be unset: the notifier, the
-secrets); `provider_for` builds the adapter a step uses, `webhook_for` the reader of a vendor's webhooks.
+`ProviderContext` is what the caller hands over once per container (built lazily where it may be unset: the
+pager, the secrets); `provider_for` builds the adapter one step uses (its time budget starts with it), and
+`WEBHOOKS` names the vendors that sign webhooks to this bundle.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import httpx
 
 from incident_core.errors import ConfigurationError
 from incident_core.models.incident import ProviderName
+from incident_core.models.page import Pager
 from incident_core.providers.base import InboundWebhook, IncidentProvider, Unsupported, VendorSetup
 from incident_core.providers.firehydrant import adapter as firehydrant
 from incident_core.providers.firehydrant import webhook as firehydrant_webhook
@@ -21,7 +23,8 @@ from incident_core.providers.incidentio import adapter as incidentio
 from incident_core.providers.incidentio import webhook as incidentio_webhook
 from incident_core.providers.jira import adapter as jira
 from incident_core.providers.jira import webhook as jira_webhook
-from incident_core.providers.native import NativeProvider, Notifier
+from incident_core.providers.lookups import Lookups
+from incident_core.providers.native import NativeProvider
 from incident_core.providers.opsgenie import adapter as opsgenie
 from incident_core.providers.pagerduty import adapter as pagerduty
 from incident_core.providers.pagerduty import webhook as pagerduty_webhook
@@ -32,27 +35,40 @@ def _no_credentials(provider: ProviderName) -> Mapping[str, Any]:
     raise ConfigurationError(f"no credentials are available for {provider.value}")
 
 
+def _secret_of(provider: ProviderName) -> str:
+    return f"the {provider.value} secret"
+
+
 @dataclass(frozen=True)
 class ProviderContext:
     """What a provider may need, built lazily by the caller.
 
-    `credentials(name)` reads that provider's secret (raising `ConfigurationError` when it is not set up);
-    `transport` replaces the network in tests (prism's validating mock, a stateful fake of the vendor).
+    `credentials(name)` reads that provider's secret (raising `ConfigurationError` when it is not set up) and
+    `secret_name(name)` says where it lives; `transport` replaces the network in tests (prism's validating
+    mock, a stateful fake of the vendor). Build one per container: its `lookups` are kept across steps.
     """
 
-    notifier: Callable[[], Notifier]
+    pager: Callable[[], Pager]
     link: Callable[[str], str | None]
     credentials: Callable[[ProviderName], Mapping[str, Any]] = field(default=_no_credentials)
     transport: httpx.BaseTransport | None = None
+    secret_name: Callable[[ProviderName], str] = field(default=_secret_of)
+    lookups: Lookups = field(default_factory=Lookups)
 
     def vendor(self, name: ProviderName) -> VendorSetup:
-        return VendorSetup(secret=self.credentials(name), link=self.link, transport=self.transport)
+        return VendorSetup(
+            secret=self.credentials(name),
+            link=self.link,
+            transport=self.transport,
+            lookups=self.lookups,
+            secret_name=self.secret_name(name),
+        )
 
 
 ProviderFactory = Callable[[ProviderContext], IncidentProvider]
 
 PROVIDERS: dict[ProviderName, ProviderFactory] = {
-    ProviderName.NATIVE: lambda context: NativeProvider(context.notifier(), context.link),
+    ProviderName.NATIVE: lambda context: NativeProvider(context.pager(), context.link),
     ProviderName.PAGERDUTY: lambda context: pagerduty.build(context.vendor(ProviderName.PAGERDUTY)),
     ProviderName.OPSGENIE: lambda context: opsgenie.build(context.vendor(ProviderName.OPSGENIE)),
     ProviderName.SERVICENOW: lambda context: servicenow.build(context.vendor(ProviderName.SERVICENOW)),

@@ -26,8 +26,9 @@ from incident_core.models.escalation import (
     parse_policy,
 )
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.normalizers.common import format_utc
+from incident_core.models.page import Page, Pager
 from incident_core.store.incidents import IncidentStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
 
@@ -53,12 +54,6 @@ class EscalationState(BaseModel):
     @property
     def position(self) -> Position:
         return Position(level=self.level, round=self.round)
-
-
-class Pager(Protocol):
-    """Sends one page: who, about which incident, what to say."""
-
-    def page(self, incident: Incident, recipients: Sequence[str], subject: str, message: str) -> None: ...
 
 
 def load_policy(directory: EntityDirectory, identifier: str) -> EscalationPolicy:
@@ -152,15 +147,14 @@ class EscalationTasks:
         self, incident: Incident, policy: EscalationPolicy, position: Position, recipients: Sequence[str]
     ) -> None:
         label = _label(position)
-        subject = f"[{incident.severity.value.upper()}] {incident.title} — {label}"
-        lines = [
-            f"Incident {incident.identifier} is not acknowledged: paging {label} of policy {policy.title}.",
-            f"Severity: {incident.severity.value}; services: {', '.join(incident.services) or 'none yet'}.",
-            f"Paged: {', '.join(recipients)}.",
-        ]
-        if url := self.link(incident.identifier):
-            lines.append(f"Acknowledge in Port: {url}")
-        self.pager().page(incident, recipients, subject, "\n".join(lines))
+        page = Page.about(
+            incident,
+            headline=f"Not acknowledged, paging {label}",
+            opening=f"Incident {incident.identifier} is not acknowledged: paging {label} of policy {policy.title}.",
+            link=self.link(incident.identifier),
+            recipients=recipients,
+        )
+        self.pager().page(page)
 
     def _record(
         self,

@@ -32,13 +32,12 @@ from incident_core.errors import UpstreamError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident
 from incident_core.models.outbox import OutboxState, PendingEntity
-from incident_core.normalizers.common import format_utc
 from incident_core.port.client import EntityFailure
 from incident_core.port.resources import BUNDLE_INCIDENT_BLUEPRINT
 from incident_core.port.schema import BlueprintSchema, bundle_blueprint
 from incident_core.store.outbox import OutboxStore
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
-from incident_core.usecases.housekeeping import stale_properties
+from incident_core.support.time import format_utc
 from incident_core.usecases.postmortem import render_timeline
 
 ALERT_BLUEPRINT = "alert"
@@ -58,6 +57,15 @@ class EntitySink(Protocol):
     def write_entities(self, blueprint: str, entities: list[dict[str, Any]]) -> list[EntityFailure]: ...
 
     def existing_entities(self, blueprint: str, identifiers: set[str]) -> set[str]: ...
+
+
+def stale_properties(record: AlertRecord) -> dict[str, Any]:
+    """The Port properties a stale alert shows instead of its own: the seed blueprint has no property
+    for it, so the description starts by saying why the alert was resolved (usecases/housekeeping.py)."""
+    if not record.stale:
+        return {}
+    note = f"Resolved as stale: no notification since {record.lastSeenAt}"
+    return {"description": f"{note}\n\n{record.description}" if record.description else note}
 
 
 def alert_entity(record: AlertRecord) -> dict[str, Any]:

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from incident_core.models.alert import Severity
 
 VENDOR = "FireHydrant"
+DEFAULT_SEVERITIES = {
+    Severity.CRITICAL: "SEV1",
+    Severity.HIGH: "SEV2",
+    Severity.WARNING: "SEV3",
+    Severity.INFO: "SEV4",
+}
+"""Our severity -> FireHydrant's default severity slugs."""
+DEFAULT_PRIORITIES = {
+    Severity.CRITICAL: "P1",
+    Severity.HIGH: "P2",
+    Severity.WARNING: "P3",
+    Severity.INFO: "P4",
+}
+"""Our severity -> FireHydrant's default priority slugs."""
 API_HOSTS = {"us": "https://api.firehydrant.io", "eu": "https://api.eu.firehydrant.io"}
 """The spec's paths start with /v1, so the base URL is the host alone."""
 
@@ -33,8 +49,22 @@ class Credentials(BaseModel):
     """Severity-matrix condition (GET /v1/severity_matrix/conditions) for impacted services."""
     acknowledgedMilestone: str = "acknowledged"
     resolvedMilestone: str = "resolved"
+    severities: dict[Severity, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
+    """Our severity -> the organisation's severity slug (GET /v1/severities); missing ones keep the defaults."""
+    priorities: dict[Severity, str] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
+    """Our severity -> the organisation's priority slug (GET /v1/priorities); missing ones keep the defaults."""
     webhookSecret: SecretStr | None = None
     """The secret of the FireHydrant webhook that reports incident changes to this bundle."""
+
+    @field_validator("severities")
+    @classmethod
+    def _all_severities(cls, value: dict[Severity, str]) -> dict[Severity, str]:
+        return {**DEFAULT_SEVERITIES, **value}
+
+    @field_validator("priorities")
+    @classmethod
+    def _all_priorities(cls, value: dict[Severity, str]) -> dict[Severity, str]:
+        return {**DEFAULT_PRIORITIES, **value}
 
     @property
     def api_base_url(self) -> str:

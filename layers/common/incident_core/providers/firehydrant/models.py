@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
-from incident_core.models.alert import Severity
 from incident_core.models.incident import IncidentStatus
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.answers import VendorModel
+from incident_core.support.time import format_utc
 
-SEVERITY_OF = {
-    Severity.CRITICAL: "SEV1",
-    Severity.HIGH: "SEV2",
-    Severity.WARNING: "SEV3",
-    Severity.INFO: "SEV4",
-}
-"""Our severity -> FireHydrant's default severity slugs."""
-
-PRIORITY_OF = {
-    Severity.CRITICAL: "P1",
-    Severity.HIGH: "P2",
-    Severity.WARNING: "P3",
-    Severity.INFO: "P4",
-}
-"""Our severity -> FireHydrant's default priority slugs."""
-
-SEVERITY_LADDER = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
-"""FireHydrant's default severities, most severe first: escalating one level moves one step left."""
+DEFAULT_MILESTONES = (
+    "started",
+    "detected",
+    "acknowledged",
+    "investigating",
+    "identified",
+    "mitigated",
+    "resolved",
+    "postmortem_started",
+    "postmortem_completed",
+    "closed",
+)
+"""FireHydrant's default milestones in lifecycle order, used when the organisation's phases cannot be read."""
 
 STATUS_OF_MILESTONE = {
     "started": IncidentStatus.TRIGGERED,
@@ -52,6 +47,7 @@ class Ref(VendorModel):
     name: str | None = None
     email: str | None = None
     slug: str | None = None
+    position: int = 0
 
     @property
     def person(self) -> str | None:
@@ -74,6 +70,11 @@ class Milestone(VendorModel):
     updated_by_id: str | None = None
 
 
+class TeamAssignment(VendorModel):
+    status: str = "active"
+    team: Ref | None = None
+
+
 class FireHydrantIncident(VendorModel):
     id: str | None = None
     number: int | None = None
@@ -86,6 +87,7 @@ class FireHydrantIncident(VendorModel):
     services: list[Ref] = Field(default_factory=list)
     impacts: list[Impact] = Field(default_factory=list)
     role_assignments: list[RoleAssignment] = Field(default_factory=list)
+    team_assignments: list[TeamAssignment] = Field(default_factory=list)
     milestones: list[Milestone] = Field(default_factory=list)
     updated_at: str | None = None
 
@@ -137,6 +139,26 @@ class RoleAssignmentsPage(VendorModel):
 
 class UsersPage(VendorModel):
     data: list[Ref] = Field(default_factory=list)
+    """Users, teams, severities or priorities: the `data` of a listing."""
+
+
+class Phase(VendorModel):
+    position: int = 0
+    milestones: list[Ref] = Field(default_factory=list)
+
+
+class Phases(VendorModel):
+    data: list[Phase] = Field(default_factory=list)
+
+
+class Event(VendorModel):
+    type: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    """One of many entities (a note, a milestone change, ...); a note's text is somewhere in it."""
+
+
+class Events(VendorModel):
+    data: list[Event] = Field(default_factory=list)
 
 
 class ErrorAnswer(VendorModel):

@@ -6,15 +6,19 @@ including secret endpoints; facts: ../shared/spec/provider-api-facts.md section 
 
 - `POST /v2/incidents` requires `idempotency_key` and `visibility`; the key is our incident identifier, so a
   retried trigger returns the incident it already opened. It answers 200, not 201.
-- Severities, statuses and roles are the organisation's own records, addressed by id. Ids named in the secret
-  are used as they are; the rest are looked up on first use (`GET /v1/severities`, `GET /v1/incident_statuses`,
-  `GET /v2/incident_roles`) and kept for the provider's life, which is one step. Naming them in the secret
-  saves that request and pins the choice; the lookup picks by rank and category (`SEVERITY_POSITION`,
-  `CATEGORY_OF_STATUS`).
-- Incidents have no "acknowledged": acknowledging moves the incident to its first `live` (Active) status and
-  makes the acknowledger the incident lead; resolving moves it to a `closed` status (or to the post-incident
-  status named in `resolvedStatusId`). Going straight to closed needs the API key permission "Close incidents
-  by opting out of post-incident flow" where a post-incident flow is required.
+- Severities, statuses, roles, people, escalation paths and catalog entries are the organisation's own
+  records, addressed by id (see `records`): ids named in the secret are checked once, the rest looked up once
+  and kept in the container's lookups.
+- Incidents have no "acknowledged", and the API may not move one out of triage (the published edit
+  transitions: within a category; triage or Active to post-incident or closed; post-incident to closed).
+  Acknowledging makes the acknowledger the incident lead; resolving moves to a `closed` status (or to the
+  post-incident status named in `resolvedStatusId`). Going straight to closed needs the API key permission
+  "Close incidents by opting out of post-incident flow" where a post-incident flow is required.
+- API-created incidents start in triage, except those of a type that does not force triage, which start
+  Active. Active therefore means acknowledged only when the incident left triage for it: the status webhook
+  says so (`previous_status`), and reconcile knows where the incident started (`startedIn`).
+- Services go into a catalog-backed custom field (`servicesFieldId`), at create and when associated, as the
+  catalog entries the catalog finds for Port's service names (by id, external id, alias, or name).
 - Every edit (`POST /v2/incidents/{id}/actions/edit`) must say `notify_incident_channel`.
 - `POST /v2/escalations` requires its own `idempotency_key` and takes an escalation path or user ids, never
   both; it is limited to 60 requests a minute.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -10,8 +10,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from incident_core.errors import ConfigurationError
-from incident_core.models.alert import Severity
+from incident_core.errors import NotFound
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
@@ -25,22 +24,18 @@ from incident_core.providers.base import (
     parse_credentials,
 )
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
 from incident_core.providers.incidentio.credentials import VENDOR, Credentials
 from incident_core.providers.incidentio.models import (
-    CATEGORY_OF_STATUS,
-    SEVERITY_POSITION,
+    ACCEPTED_FROM,
     STATUS_OF_CATEGORY,
     ErrorAnswer,
     EscalationAnswer,
     IncidentAnswer,
     IncidentIoIncident,
-    Named,
-    Roles,
-    Severities,
-    Statuses,
-    Users,
 )
+from incident_core.providers.incidentio.records import Records
+from incident_core.providers.lookups import Lookups
 
 NOTIFY_INCIDENT_CHANNEL = True
 """Changes made from Port are announced in the incident's Slack channel, where the responders are."""
@@ -73,10 +68,12 @@ class IncidentIoProvider:
     credentials: Credentials
     link: Callable[[str], str | None] = field(default=_no_link)
     """The incident's page in Port, written into the incident.io summary."""
+    lookups: Lookups = field(default_factory=Lookups)
     name: ProviderName = ProviderName.INCIDENTIO
-    _severities: list[Named] | None = field(default=None, init=False, repr=False)
-    _statuses: list[Named] | None = field(default=None, init=False, repr=False)
-    _lead_role_id: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def records(self) -> Records:
+        return Records(self.credentials, self.http, self.lookups)
 
     def trigger(self, incident: Incident, alerts: Sequence[AlertRecord]) -> ProviderResult:
         body: dict[str, Any] = {
@@ -88,49 +85,65 @@ class IncidentIoProvider:
                 self.link(incident.identifier),
                 alert_description_limit=SUMMARY_ALERT_DESCRIPTION_CHARS,
             ),
-            "severity_id": self._severity_id(incident.severity),
+            "severity_id": self.records.severity_id(incident.severity),
             "visibility": self.credentials.visibility,
             "mode": "standard",
         }
         if self.credentials.incidentTypeId:
             body["incident_type_id"] = self.credentials.incidentTypeId
+        services, unknown = self._catalog_entries(incident.services)
+        if services:
+            body["custom_field_entries"] = [self._services_entry(services.values())]
+        # The idempotency key makes a create sent again after a lost answer return the incident it opened.
         opened = fetch(self.http, IncidentAnswer, "POST", "/v2/incidents", json_body=body).incident
         external_id = _id(opened.id, "incident")
         reference = opened.reference or external_id
         severity_name = opened.severity.name if opened.severity else None
+        # Where it started decides what Active means later: accepted out of triage, or created so.
+        started = opened.incident_status.category if opened.incident_status else None
         return ProviderResult(
-            message=f"Opened {reference} in incident.io ({severity_name or incident.severity.value})",
+            message=f"Opened {reference} in incident.io ({severity_name or incident.severity.value})"
+            + _not_in_catalog(unknown),
             externalId=external_id,
             url=opened.permalink,
-            providerData={"reference": reference},
+            providerData={"reference": reference, "startedIn": started},
         )
 
     def acknowledge(self, incident: Incident, by: str) -> ProviderResult:
-        changes: dict[str, Any] = {"incident_status_id": self._status_id(IncidentStatus.ACKNOWLEDGED)}
-        # Our acknowledger owns the incident; making them lead keeps incident.io's lead and ours the same, so
-        # its next update webhook does not hand the incident back to someone else.
-        if "@" in by:
-            changes["incident_role_assignments"] = [self._lead_assignment(by)]
-        edited = self._edit(incident, changes)
-        lead = " and made them incident lead" if "@" in by else ""
-        return ProviderResult(message=f"Moved {edited.shown} to {edited.status_name} for {by}{lead}")
+        _external_id(incident)
+        # incident.io has no acknowledged state, and its API may not move an incident out of triage (the
+        # published transitions do not include triage -> Active): taking the lead is how someone owns it there.
+        lead = self.records.user_id(by)
+        if lead is None:
+            return ProviderResult(
+                message=f"Acknowledged in Port; incident.io has no user {by}, so its lead is unchanged"
+            )
+        edited = self._edit(incident, {"incident_role_assignments": [self._lead(lead)]})
+        return ProviderResult(message=f"Made {by} the incident lead of {edited.shown}", assignee=by)
 
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
-        edited = self._edit(incident, {"incident_role_assignments": [self._lead_assignment(assignee)]})
+        _external_id(incident)
+        lead = self.records.user_id(assignee)
+        if lead is None:
+            raise NotFound(f"incident.io has no user {assignee}; hand the incident to one of its users.")
+        edited = self._edit(incident, {"incident_role_assignments": [self._lead(lead)]})
         return ProviderResult(message=f"Made {assignee} the incident lead of {edited.shown}", assignee=assignee)
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
-        field_id = self.credentials.servicesFieldId
-        if not field_id:
+        if not self.credentials.servicesFieldId:
             raise Unsupported(
                 "incident.io links services through a catalog-backed custom field; set servicesFieldId in the "
                 "incident.io secret to the id of your affected-services field to use this step."
             )
         # An edit replaces the field's values, so it carries every service the incident already had.
-        affected = list(dict.fromkeys([*incident.services, *services]))
-        entry = {"custom_field_id": field_id, "values": [{"value_catalog_entry_id": s} for s in affected]}
-        edited = self._edit(incident, {"custom_field_entries": [entry]})
-        return ProviderResult(message=f"Set the affected services of {edited.shown} to {', '.join(affected)}")
+        affected, unknown = self._catalog_entries([*incident.services, *services])
+        if not affected:
+            return ProviderResult(message=f"Nothing to link in incident.io{_not_in_catalog(unknown)}")
+        edited = self._edit(incident, {"custom_field_entries": [self._services_entry(affected.values())]})
+        linked = ", ".join(affected)
+        return ProviderResult(
+            message=f"Set the affected services of {edited.shown} to {linked}{_not_in_catalog(unknown)}"
+        )
 
     def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult:
         level = request.level or incident.escalationLevel + 1
@@ -143,15 +156,21 @@ class IncidentIoProvider:
         path = request.policy or self.credentials.escalationPathId
         named_policy = None
         if request.user:
-            body["user_ids"] = [self._user_id(request.user)]
+            user = self.records.user_id(request.user)
+            if user is None:
+                raise NotFound(f"incident.io has no user {request.user}; escalate to one of its users.")
+            body["user_ids"] = [user]
             target = request.user
+        elif request.policy:
+            body["escalation_path_id"] = self.records.escalation_path_id(request.policy)
+            target, named_policy = f"escalation path {request.policy}", request.policy
         elif path:
             body["escalation_path_id"] = path
-            target, named_policy = f"escalation path {path}", request.policy
+            target = f"escalation path {path}"
         else:
             raise Unsupported(
                 "incident.io escalates along an escalation path or to named users; give a policy (an escalation "
-                "path id) or a user, or set escalationPathId in the incident.io secret."
+                "path's name or id) or a user, or set escalationPathId in the incident.io secret."
             )
         escalation = fetch(self.http, EscalationAnswer, "POST", "/v2/escalations", json_body=body).escalation
         # The escalation pages; it does not make anyone lead, so the assignee stays as it is.
@@ -168,76 +187,59 @@ class IncidentIoProvider:
         )
 
     def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult:
-        edited = self._edit(incident, {"incident_status_id": self._status_id(IncidentStatus.RESOLVED)})
+        current = _resolved(self._read(incident))
+        if current is not None:
+            return ProviderResult(message=f"{current.shown} was already {current.status_name} in incident.io")
+        # Sent again after a lost answer, the move could be refused (closed to closed): what the incident shows
+        # settles whether it happened.
+        changes = {"incident_status_id": self.records.status_id(IncidentStatus.RESOLVED)}
+        edited = self.http.guarded(
+            lambda: self._edit(incident, changes, once=True), lambda: _resolved(self._read(incident))
+        )
         return ProviderResult(message=f"Moved {edited.shown} to {edited.status_name}: {resolution}")
 
     def get(self, incident: Incident) -> ProviderState:
-        found = fetch(self.http, IncidentAnswer, "GET", f"/v2/incidents/{_path_id(incident)}").incident
+        found = self._read(incident)
         if found.incident_status is None:
             raise ProviderApiError("incident.io answered without the incident_status object", retryable=False)
-        return ProviderState(
-            status=STATUS_OF_CATEGORY.get(str(found.incident_status.category), incident.status),
-            assignee=found.lead,
-            url=found.permalink or incident.url,
-        )
+        category = str(found.incident_status.category)
+        status = STATUS_OF_CATEGORY.get(category)
+        if status is None and incident.providerData.get("startedIn") == ACCEPTED_FROM:
+            status = IncidentStatus.ACKNOWLEDGED  # it left triage: someone accepted it
+        # Active from the start says nothing about acknowledging: what we know stands.
+        return ProviderState(status=status or incident.status, assignee=found.lead, url=found.permalink or incident.url)
 
-    def _edit(self, incident: Incident, changes: Mapping[str, Any]) -> IncidentIoIncident:
+    def _read(self, incident: Incident) -> IncidentIoIncident:
+        return fetch(self.http, IncidentAnswer, "GET", f"/v2/incidents/{_path_id(incident)}").incident
+
+    def _edit(self, incident: Incident, changes: Mapping[str, Any], *, once: bool = False) -> IncidentIoIncident:
         body = {"incident": dict(changes), "notify_incident_channel": NOTIFY_INCIDENT_CHANNEL}
         path = f"/v2/incidents/{_path_id(incident)}/actions/edit"
-        return fetch(self.http, IncidentAnswer, "POST", path, json_body=body).incident
+        return fetch(self.http, IncidentAnswer, "POST", path, json_body=body, once=once).incident
 
-    def _severity_id(self, severity: Severity) -> str:
-        configured = self.credentials.severityIds.get(severity)
-        if configured:
-            return configured
-        if self._severities is None:
-            listed = fetch(self.http, Severities, "GET", "/v1/severities").severities
-            self._severities = sorted(listed, key=lambda s: s.rank, reverse=True)
-        if not self._severities:
-            raise ConfigurationError("incident.io lists no severities; set severityIds in the incident.io secret")
-        return _id(self._severities[min(SEVERITY_POSITION[severity], len(self._severities) - 1)].id, "severity")
+    def _lead(self, user_id: str) -> dict[str, Any]:
+        return {"incident_role_id": self.records.lead_role_id(), "assignee": {"id": user_id}}
 
-    def _status_id(self, status: IncidentStatus) -> str:
-        configured, key = {
-            IncidentStatus.ACKNOWLEDGED: (self.credentials.acknowledgedStatusId, "acknowledgedStatusId"),
-            IncidentStatus.RESOLVED: (self.credentials.resolvedStatusId, "resolvedStatusId"),
-        }[status]
-        if configured:
-            return configured
-        if self._statuses is None:
-            self._statuses = fetch(self.http, Statuses, "GET", "/v1/incident_statuses").incident_statuses
-        category = CATEGORY_OF_STATUS[status]
-        matching = sorted((s for s in self._statuses if s.category == category), key=lambda s: s.rank)
-        if not matching:
-            raise ConfigurationError(
-                f"incident.io lists no status in the {category} category; set {key} in the incident.io secret"
-            )
-        return _id(matching[0].id, "status")
+    def _catalog_entries(self, services: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+        """Port services -> their catalog entries, and the services the catalog does not have."""
+        field_id = self.credentials.servicesFieldId
+        if not field_id or not services:
+            return {}, []
+        found = {service: self.records.catalog_entry_id(field_id, service) for service in dict.fromkeys(services)}
+        return {s: entry for s, entry in found.items() if entry}, [s for s, entry in found.items() if not entry]
 
-    def _lead_assignment(self, person: str) -> dict[str, Any]:
-        assignee = {"email": person} if "@" in person else {"id": person}
-        return {"incident_role_id": self._lead_role(), "assignee": assignee}
+    def _services_entry(self, entries: Iterable[str]) -> dict[str, Any]:
+        values = [{"value_catalog_entry_id": entry} for entry in entries]
+        return {"custom_field_id": self.credentials.servicesFieldId, "values": values}
 
-    def _lead_role(self) -> str:
-        if self.credentials.leadRoleId:
-            return self.credentials.leadRoleId
-        if self._lead_role_id is None:
-            roles = fetch(self.http, Roles, "GET", "/v2/incident_roles").incident_roles
-            lead = next((role for role in roles if role.role_type == "lead"), None)
-            if lead is None:
-                raise ConfigurationError("incident.io lists no lead role; set leadRoleId in the incident.io secret")
-            self._lead_role_id = _id(lead.id, "role")
-        return self._lead_role_id
 
-    def _user_id(self, user: str) -> str:
-        """An incident.io user id: an email is looked up, anything else is taken as an id already."""
-        if "@" not in user:
-            return user
-        users = fetch(self.http, Users, "GET", "/v2/users", params={"email": user}).users
-        found = next((u for u in users if (u.email or "").lower() == user.lower()), None)
-        if found is None:
-            raise StepRefused(f"incident.io has no user with the email {user}; escalate to one of its users.")
-        return _id(found.id, "user")
+def _resolved(incident: IncidentIoIncident) -> IncidentIoIncident | None:
+    category = incident.incident_status.category if incident.incident_status else None
+    return incident if STATUS_OF_CATEGORY.get(str(category)) is IncidentStatus.RESOLVED else None
+
+
+def _not_in_catalog(unknown: Sequence[str]) -> str:
+    return f"; not in the incident.io catalog: {', '.join(unknown)}" if unknown else ""
 
 
 def _external_id(incident: Incident) -> str:
@@ -268,9 +270,7 @@ def _id(found: str | None, what: str) -> str:
 
 
 def build(setup: VendorSetup) -> IncidentIoProvider:
-    credentials = parse_credentials(Credentials, setup.secret, ProviderName.INCIDENTIO)
+    credentials = parse_credentials(Credentials, setup.secret, ProviderName.INCIDENTIO, setup.secret_name)
     headers = {"Authorization": f"Bearer {credentials.apiKey}", "Accept": "application/json"}
-    client = vendor_client(credentials.baseUrl, headers, setup.transport)
-    return IncidentIoProvider(
-        VendorHttp(VENDOR, client, error_message=incidentio_error_message), credentials, setup.link
-    )
+    http = setup.http(VENDOR, credentials.baseUrl, headers, incidentio_error_message)
+    return IncidentIoProvider(http, credentials, setup.link, setup.lookups)

@@ -22,14 +22,12 @@ class Credentials(BaseModel):
     """incident.io has one API host; a proxy or a test server goes here."""
     severityIds: dict[Severity, str] = Field(default_factory=dict)
     """Our severity (critical, high, warning, info) -> incident.io severity id."""
-    acknowledgedStatusId: str | None = None
-    """The status acknowledging moves to (an Active, `live` status)."""
     resolvedStatusId: str | None = None
     """The status resolving moves to (a `closed` status, or a post-incident one of the incident's flow)."""
     leadRoleId: str | None = None
     """The incident role that acknowledging and reassigning fill (the `lead` role)."""
     escalationPathId: str | None = None
-    """The escalation path paged when an escalation names neither a path nor a user."""
+    """The escalation path (its id) paged when an escalation names neither a path nor a user."""
     servicesFieldId: str | None = None
     """The catalog-backed custom field listing affected services; associating services sets it."""
     incidentTypeId: str | None = None

@@ -8,23 +8,35 @@ from incident_core.models.alert import Severity
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import VendorModel
 
-STATUS_OF_CATEGORY: dict[str, IncidentStatus] = {
+STATUS_OF_CATEGORY: dict[str, IncidentStatus | None] = {
     "triage": IncidentStatus.TRIGGERED,
-    "live": IncidentStatus.ACKNOWLEDGED,
-    "paused": IncidentStatus.ACKNOWLEDGED,
+    "live": None,
+    "paused": None,
     "learning": IncidentStatus.RESOLVED,
     "closed": IncidentStatus.RESOLVED,
     "declined": IncidentStatus.RESOLVED,
     "merged": IncidentStatus.RESOLVED,
     "canceled": IncidentStatus.RESOLVED,
 }
-"""incident.io status category -> our status. Post-incident (`learning`) is resolved: the impact is over."""
+"""incident.io status category -> our status. Post-incident (`learning`) is resolved: the impact is over.
 
-CATEGORY_OF_STATUS: dict[IncidentStatus, str] = {
-    IncidentStatus.ACKNOWLEDGED: "live",
-    IncidentStatus.RESOLVED: "closed",
-}
-"""The category whose lowest-ranked status a step moves to when the secret names no status id."""
+Active (`live`, `paused`) says nothing by itself: incidents of a type that does not force triage are created
+Active, with no one having acknowledged them. Only leaving triage for Active is someone accepting the
+incident (`ACCEPTED_FROM`): an acknowledgement."""
+
+ACCEPTED_FROM = "triage"
+OPEN_CATEGORIES = frozenset({"triage", "live", "paused"})
+
+
+def status_of_change(previous: str | None, now: str | None) -> IncidentStatus | None:
+    """Our status after incident.io moved an incident from category `previous` to `now` (None: no news)."""
+    if previous == ACCEPTED_FROM and now in OPEN_CATEGORIES - {ACCEPTED_FROM}:
+        return IncidentStatus.ACKNOWLEDGED
+    return STATUS_OF_CATEGORY.get(str(now)) if previous != now else None
+
+
+RESOLVED_CATEGORIES = ("closed", "learning")
+"""Where resolving may move an incident: closed, or a post-incident status of the incident's flow."""
 
 SEVERITY_POSITION: dict[Severity, int] = {
     Severity.CRITICAL: 0,
@@ -37,7 +49,7 @@ or its least severe one when it has fewer; used when `severityIds` does not name
 
 
 class Named(VendorModel):
-    """A severity, status, role, user or escalation: an id, and what else the adapter reads of it."""
+    """A severity, status, role, user, escalation path or catalog entry: an id, and what else is read of it."""
 
     id: str | None = None
     name: str | None = None
@@ -45,6 +57,7 @@ class Named(VendorModel):
     category: str | None = None
     role_type: str | None = None
     email: str | None = None
+    catalog_type_id: str | None = None
 
 
 class RoleAssignment(VendorModel):
@@ -104,6 +117,27 @@ class Users(VendorModel):
     users: list[Named]
 
 
+class UserAnswer(VendorModel):
+    user: Named
+
+
+class CustomFieldAnswer(VendorModel):
+    custom_field: Named
+
+
+class CatalogEntries(VendorModel):
+    catalog_entries: list[Named]
+
+
+class PageMeta(VendorModel):
+    after: str | None = None
+
+
+class EscalationPaths(VendorModel):
+    escalation_paths: list[Named]
+    pagination_meta: PageMeta | None = None
+
+
 class ErrorSource(VendorModel):
     field: str | None = None
 
@@ -125,6 +159,7 @@ class ErrorAnswer(VendorModel):
 class StatusUpdated(VendorModel):
     incident: IncidentIoIncident
     new_status: Named
+    previous_status: Named | None = None
     message: str | None = None
 
 

@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from incident_core.errors import AuthenticationError, MalformedRequest
+from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import read_payload
 from incident_core.providers.base import ProviderEvent
 from incident_core.providers.incidentio.models import (
     STATUS_OF_CATEGORY,
     IncidentIoIncident,
-    Named,
     StatusUpdatedPayload,
     UpdatedPayload,
+    status_of_change,
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -62,21 +63,24 @@ class IncidentIoWebhook:
         event_type = payload.get("event_type") if isinstance(payload, Mapping) else None
         if event_type == STATUS_UPDATED_EVENT:
             change = read_payload(StatusUpdatedPayload, payload).event
-            return [_event(change.incident, change.new_status, note=change.message or None)]
+            previous = change.previous_status.category if change.previous_status else None
+            status = status_of_change(previous, change.new_status.category)
+            return [_event(change.incident, status, note=change.message or None)]
         if event_type == UPDATED_EVENT:
             incident = read_payload(UpdatedPayload, payload).incident
             if incident.incident_status is None:
                 raise MalformedRequest("incident_status", "missing from the incident.io event or not an object")
-            return [_event(incident, incident.incident_status, note=None)]
+            # No previous status here: Active alone is no acknowledgement (the status event reports that).
+            return [_event(incident, STATUS_OF_CATEGORY.get(str(incident.incident_status.category)), note=None)]
         return []
 
 
-def _event(incident: IncidentIoIncident, status: Named, note: str | None) -> ProviderEvent:
+def _event(incident: IncidentIoIncident, status: IncidentStatus | None, note: str | None) -> ProviderEvent:
     if not incident.id:
         raise MalformedRequest("incident.id", "missing from the incident.io event")
     return ProviderEvent(
         externalId=incident.id,
-        status=STATUS_OF_CATEGORY.get(str(status.category)),
+        status=status,
         assignee=incident.lead,
         note=note,
         actor=WEBHOOK_ACTOR,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -13,10 +13,11 @@ from pydantic import ValidationError
 
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
-from incident_core.models.incident import Incident, ProviderName
+from incident_core.models.incident import Incident, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
 from incident_core.providers.base import (
     EscalationRequest,
+    ProviderEvent,
     ProviderResult,
     ProviderState,
     StepRefused,
@@ -24,21 +25,27 @@ from incident_core.providers.base import (
     VendorSetup,
     parse_credentials,
 )
-from incident_core.providers.http import VendorHttp, default_error_message, vendor_client
-from incident_core.providers.jira.adf import adf_document, adf_heading, adf_paragraphs, comment_body
-from incident_core.providers.jira.credentials import VENDOR, Credentials, request_headers
+from incident_core.providers.http import (
+    WEBHOOK_BUDGET_SECONDS,
+    VendorHttp,
+    default_error_message,
+)
+from incident_core.providers.jira.adf import adf_document, adf_heading, adf_paragraphs, adf_text, comment_body
+from incident_core.providers.jira.credentials import API, VENDOR, Credentials, request_headers
 from incident_core.providers.jira.models import (
     STATUS_OF_CATEGORY,
+    Comments,
     CreatedIssue,
     ErrorCollection,
     Issue,
     SearchPage,
     Transition,
     Transitions,
-    Users,
 )
+from incident_core.providers.jira.people import Accounts
+from incident_core.providers.lookups import Lookups
+from incident_core.providers.marks import carries, write_mark
 
-API = "/rest/api/3"
 INCIDENT_LABEL_PREFIX = "port-incident-"
 ALERT_LABEL_PREFIX = "alert-"
 SERVICE_LABEL_PREFIX = "service-"
@@ -46,6 +53,12 @@ LABEL_MAX_LENGTH = 255
 SUMMARY_MAX_LENGTH = 255
 ALERTS_DESCRIBED = 10
 """Alerts spelled out in the issue's description; Jira caps a description at 32,767 characters."""
+INCIDENT_PROPERTY = "port.incident"
+"""The issue property set at create, which confirms which Port incident an issue found by label is for."""
+SEARCH_SETTLE_PAUSES = (1.0, 2.0, 4.0)
+"""Jira's search lags new issues by seconds: after a create whose answer was lost, it is asked again after
+each of these pauses before the create is sent again."""
+COMMENTS_READ = 100
 
 
 def jira_error_message(response: httpx.Response) -> str:
@@ -83,20 +96,25 @@ class JiraProvider:
     http: VendorHttp
     link: Callable[[str], str | None]
     """The incident's page in Port, linked from the issue's description."""
+    lookups: Lookups = field(default_factory=Lookups)
     name: ProviderName = ProviderName.JIRA
 
+    @property
+    def accounts(self) -> Accounts:
+        return Accounts(self.credentials, self.http, self.lookups)
+
     def trigger(self, incident: Incident, alerts: Sequence[AlertRecord]) -> ProviderResult:
-        own_label = incident_label(incident)
-        jql = f"project = {jql_string(self.credentials.projectKey)} AND labels = {jql_string(own_label)}"
-        found = fetch(self.http, SearchPage, "GET", f"{API}/search/jql", params={"jql": jql, "maxResults": 1})
-        key = next((issue.key for issue in found.issues if issue.key), None)
-        if key:
+        existing = self._issue_of(incident)
+        if existing:
             return ProviderResult(
-                message=f"Found Jira issue {key}, opened by an earlier attempt", externalId=key, url=self._url(key)
+                message=f"Found Jira issue {existing}, opened by an earlier attempt",
+                externalId=existing,
+                url=self._url(existing),
             )
         priority = self.credentials.priorities[incident.severity]
+        self.accounts.check_priority(priority, f"priorities.{incident.severity.value}")
         dedup_keys = dict.fromkeys([*incident.alerts, *(alert.dedup_key for alert in alerts)])
-        labels = [own_label, *(label(ALERT_LABEL_PREFIX, key) for key in dedup_keys)]
+        labels = [incident_label(incident), *(label(ALERT_LABEL_PREFIX, key) for key in dedup_keys)]
         fields: dict[str, Any] = {
             "project": {"key": self.credentials.projectKey},
             "issuetype": {"name": self.credentials.issueType},
@@ -109,7 +127,16 @@ class JiraProvider:
         else:
             labels += [label(SERVICE_LABEL_PREFIX, service) for service in incident.services]
         fields["labels"] = list(dict.fromkeys(labels))
-        key = fetch(self.http, CreatedIssue, "POST", f"{API}/issue", json_body={"fields": fields}).key
+        # The property marks the issue as this incident's from the start; search cannot find it for seconds.
+        body = {
+            "fields": fields,
+            "properties": [{"key": INCIDENT_PROPERTY, "value": {"incident": incident.identifier}}],
+        }
+
+        def create() -> str:
+            return fetch(self.http, CreatedIssue, "POST", f"{API}/issue", json_body=body, once=True).key
+
+        key = self.http.guarded(create, lambda: self._issue_of(incident, patient=True))
         return ProviderResult(
             message=f"Opened Jira issue {key} in {self.credentials.projectKey} with priority {priority}",
             externalId=key,
@@ -123,14 +150,15 @@ class JiraProvider:
 
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
         key = self._key(incident, "reassigned")
-        account_id, shown = self._account(assignee)
+        account_id = self.accounts.account_of(assignee)
         self.http.request("PUT", f"{API}/issue/{key}/assignee", json_body={"accountId": account_id})
-        return ProviderResult(message=f"Assigned {key} to {shown}", assignee=assignee)
+        return ProviderResult(message=f"Assigned {key} to {assignee}", assignee=assignee)
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
         key = self._key(incident, "linked to services")
         if not services:
             return ProviderResult(message=f"No services to add to {key}")
+        # Adding a label or component that is there already changes nothing: safe to repeat.
         if self.credentials.serviceField == "components":
             update: dict[str, Any] = {"components": [{"add": {"name": service}} for service in services]}
             where = "components"
@@ -146,32 +174,29 @@ class JiraProvider:
                 "Jira has no escalation policies: escalate by level (it raises the issue's priority) or to a user."
             )
         key = self._key(incident, "escalated")
+        # Jira has no levels: the level is Port's, and the priority follows from it, so a repeat sets the same.
         level = request.level or incident.escalationLevel + 1
         priority = self._priority_at(incident.severity, level)
         self.http.request("PUT", f"{API}/issue/{key}", json_body={"fields": {"priority": {"name": priority}}})
         done = [f"priority {priority}"]
         if request.user:
-            account_id, shown = self._account(request.user)
+            account_id = self.accounts.account_of(request.user)
             self.http.request("PUT", f"{API}/issue/{key}/assignee", json_body={"accountId": account_id})
-            done.append(f"assigned to {shown}")
+            done.append(f"assigned to {request.user}")
         summary = f"Escalated {key} to level {level}: {', '.join(done)}"
-        self.http.request(
-            "POST", f"{API}/issue/{key}/comment", json_body={"body": comment_body(f"{summary} (by {by})")}
-        )
+        self._comment(key, f"{summary} (by {by})", "", write_mark(incident, TimelineKind.ESCALATED))
         return ProviderResult(message=summary, escalationLevel=level, assignee=request.user)
 
     def add_note(self, incident: Incident, note: str, by: str) -> ProviderResult:
         key = self._key(incident, "noted")
-        self.http.request("POST", f"{API}/issue/{key}/comment", json_body={"body": comment_body(f"{by}:", note)})
-        return ProviderResult(message=f"Added the note to {key} as a comment")
+        written = self._comment(key, f"{by}:", note, write_mark(incident, TimelineKind.NOTE))
+        return ProviderResult(message=f"{'Added the note to' if written else 'The note was already on'} {key}")
 
     def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult:
         key = self._key(incident, "resolved")
         moved = self._transition(key, self.credentials.resolveTransition, "done", "resolveTransition")
         # A transition may carry a comment only when its screen has one; a separate comment always works.
-        self.http.request(
-            "POST", f"{API}/issue/{key}/comment", json_body={"body": comment_body(f"Resolved by {by}:", resolution)}
-        )
+        self._comment(key, f"Resolved by {by}:", resolution, write_mark(incident, TimelineKind.RESOLVED))
         return ProviderResult(message=f"{moved}; commented the resolution")
 
     def get(self, incident: Incident) -> ProviderState:
@@ -180,8 +205,18 @@ class JiraProvider:
         fields = issue.fields
         # A status Jira does not categorize (or hides) tells us nothing: keep what we know.
         status = STATUS_OF_CATEGORY.get(str(fields.status.category if fields.status else None), incident.status)
-        assignee = fields.assignee.emailAddress if fields.assignee else None
-        return ProviderState(status=status, assignee=assignee or None, url=self._url(key))
+        return ProviderState(status=status, assignee=self.accounts.label_of(fields.assignee), url=self._url(key))
+
+    def settle(self, event: ProviderEvent) -> ProviderEvent | None:
+        """People as emails; None for a change this adapter's own account made."""
+        self.http.within(WEBHOOK_BUDGET_SECONDS)
+        accounts = self.accounts
+        if event.actorId is not None and event.actorId == accounts.myself():
+            return None
+        actor = accounts.email_of(event.actorId) if event.actorId else None
+        holders = [accounts.email_of(holder) for holder in event.assigneeIds]
+        assignee = ", ".join(h for h in holders if h) if holders and all(holders) else event.assignee
+        return event.model_copy(update={"actor": actor or event.actor, "assignee": assignee})
 
     # Helpers
 
@@ -195,6 +230,41 @@ class JiraProvider:
                 f"so it cannot be {doing} in Jira."
             )
         return incident.externalId
+
+    def _issue_of(self, incident: Incident, *, patient: bool = False) -> str | None:
+        """The key of the issue opened for `incident`: found by its label, confirmed by its property (or, for
+        issues opened before the property, by the label alone). `patient` asks again while search catches up."""
+        own_label = incident_label(incident)
+        jql = f"project = {jql_string(self.credentials.projectKey)} AND labels = {jql_string(own_label)}"
+        # Without `fields`, search answers ids only; the key and the property are asked for by name.
+        params = {"jql": jql, "maxResults": 5, "fields": "labels", "properties": INCIDENT_PROPERTY}
+        for pause in (0.0, *(SEARCH_SETTLE_PAUSES if patient else ())):
+            if pause:
+                self.http.pause(pause)
+            found = fetch(self.http, SearchPage, "GET", f"{API}/search/jql", params=params)
+            for issue in found.issues:
+                marked = issue.properties.get(INCIDENT_PROPERTY)
+                if issue.key and (marked is None or marked.incident == incident.identifier):
+                    return issue.key
+        return None
+
+    def _comment(self, key: str, first_line: str, details: str, mark: str) -> bool:
+        """Write a marked comment once: False when an earlier attempt already wrote it."""
+
+        def landed() -> bool | None:
+            params = {"maxResults": COMMENTS_READ, "orderBy": "-created"}
+            listed = fetch(self.http, Comments, "GET", f"{API}/issue/{key}/comment", params=params)
+            return True if any(carries(adf_text(comment.body), mark) for comment in listed.comments) else None
+
+        if landed():
+            return False
+        body = {"body": comment_body(first_line, f"{details}\n{mark}" if details else mark)}
+
+        def send() -> bool:
+            self.http.request("POST", f"{API}/issue/{key}/comment", json_body=body, once=True)
+            return True
+
+        return self.http.guarded(send, landed)
 
     def _priority_at(self, severity: Severity, level: int) -> str:
         ladder = self.credentials.priority_ladder
@@ -225,15 +295,24 @@ class JiraProvider:
         return adf_document(blocks)
 
     def _transition(self, key: str, wanted: str, category: str, setting: str) -> str:
+        """Move the issue into the status category `category` through the transition named `wanted`; an issue
+        already in that category (a repeated step, or someone in Jira was quicker) is left as it is.
+
+        A transition cannot be sent twice (the second is an illegal workflow operation): after a lost answer,
+        the issue's status says whether it moved."""
+
+        def arrived() -> str | None:
+            status = fetch(self.http, Issue, "GET", f"{API}/issue/{key}", params={"fields": "status"}).fields.status
+            return status.name or category if status is not None and status.category == category else None
+
+        already = arrived()
+        if already is not None:
+            return f"{key} is already {already} in Jira"
         params = {"expand": "transitions.fields"}
         listing = fetch(self.http, Transitions, "GET", f"{API}/issue/{key}/transitions", params=params)
         offered = [t for t in listing.transitions if t.id and t.isAvailable is not False]
         chosen = _matching_transition(offered, wanted)
         if chosen is None or chosen.id is None:
-            issue = fetch(self.http, Issue, "GET", f"{API}/issue/{key}", params={"fields": "status"})
-            status = issue.fields.status
-            if status is not None and status.category == category:
-                return f"{key} is already {status.name or category} in Jira"
             names = ", ".join(t.describe() for t in offered) or "none"
             raise StepRefused(
                 f"Jira offers no transition named '{wanted}' for {key}; available: {names}. "
@@ -242,31 +321,14 @@ class JiraProvider:
         body: dict[str, Any] = {"transition": {"id": chosen.id}}
         if category == "done" and "resolution" in chosen.fields:
             body["fields"] = {"resolution": {"name": self.credentials.resolutionName}}
-        self.http.request("POST", f"{API}/issue/{key}/transitions", json_body=body)
-        target = chosen.to.name if chosen.to else None
-        return f"Moved {key} to {target or wanted} (transition '{chosen.name}')"
+        target = (chosen.to.name if chosen.to else None) or wanted
+        moved = f"Moved {key} to {target} (transition '{chosen.name}')"
 
-    def _account(self, person: str) -> tuple[str, str]:
-        """The Jira account id of `person` (an email address, or already an account id) and a name to show."""
-        if "@" not in person:
-            return person, person
-        found = fetch(self.http, Users, "GET", f"{API}/user/search", params={"query": person})
-        users = [user for user in found.root if user.accountId]
-        if not users:
-            raise StepRefused(
-                f"Jira has no user {person} that this account can see; check their access to the site, "
-                "or give their Jira account id."
-            )
-        exact = [user for user in users if (user.emailAddress or "").casefold() == person.casefold()]
-        matches = exact or (users if len(users) == 1 else [])
-        if len(matches) != 1:
-            names = ", ".join(user.displayName or str(user.accountId) for user in users)
-            raise StepRefused(
-                f"Jira finds {len(users)} users for {person} ({names}) and shows none's email address; "
-                "give the Jira account id of the right one."
-            )
-        user = matches[0]
-        return str(user.accountId), f"{user.displayName or person} ({person})"
+        def send() -> str:
+            self.http.request("POST", f"{API}/issue/{key}/transitions", json_body=body, once=True)
+            return moved
+
+        return self.http.guarded(send, lambda: moved if arrived() else None)
 
 
 def _summary(title: str) -> str:
@@ -287,6 +349,6 @@ def _matching_transition(offered: Sequence[Transition], wanted: str) -> Transiti
 
 
 def build(setup: VendorSetup) -> JiraProvider:
-    credentials = parse_credentials(Credentials, setup.secret, ProviderName.JIRA)
-    client = vendor_client(credentials.siteUrl, request_headers(credentials), setup.transport)
-    return JiraProvider(credentials, VendorHttp(VENDOR, client, error_message=jira_error_message), setup.link)
+    credentials = parse_credentials(Credentials, setup.secret, ProviderName.JIRA, setup.secret_name)
+    http = setup.http(VENDOR, credentials.siteUrl, request_headers(credentials), jira_error_message)
+    return JiraProvider(credentials, http, setup.link, setup.lookups)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from incident_core.models.alert import Severity
 
 VENDOR = "Jira"
+API = "/rest/api/3"
 CLOUD_HOST_SUFFIX = ".atlassian.net"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

@@ -50,10 +50,17 @@ class IssueFields(VendorModel):
     assignee: User | None = None
 
 
+class IncidentProperty(VendorModel):
+    """The issue property set at create, which says which Port incident the issue is for."""
+
+    incident: str | None = None
+
+
 class Issue(VendorModel):
     id: str | None = None
     key: str | None = None
     fields: IssueFields = Field(default_factory=IssueFields)
+    properties: dict[str, IncidentProperty] = Field(default_factory=dict)
 
 
 class CreatedIssue(VendorModel):
@@ -82,6 +89,25 @@ class Transitions(VendorModel):
     transitions: list[Transition] = Field(default_factory=list)
 
 
+class Comment(VendorModel):
+    body: Any = None
+    """Atlassian Document Format, or a string in some webhook versions."""
+    author: User | None = None
+
+
+class Comments(VendorModel):
+    comments: list[Comment] = Field(default_factory=list)
+
+
+class Priority(VendorModel):
+    id: str | None = None
+    name: str | None = None
+
+
+class Priorities(VendorModel):
+    values: list[Priority] = Field(default_factory=list)
+
+
 class ErrorCollection(VendorModel):
     errorMessages: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)
@@ -96,12 +122,6 @@ class ChangeItem(VendorModel):
 
 class Changelog(VendorModel):
     items: list[ChangeItem] = Field(default_factory=list)
-
-
-class Comment(VendorModel):
-    body: Any = None
-    """Atlassian Document Format, or a string in some webhook versions."""
-    author: User | None = None
 
 
 class WebhookIssue(VendorModel):

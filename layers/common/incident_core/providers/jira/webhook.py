@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from incident_core.errors import AuthenticationError
-from incident_core.normalizers.common import format_utc
 from incident_core.providers.answers import read_payload
 from incident_core.providers.base import ProviderEvent
 from incident_core.providers.jira.adf import PORT_MARK, adf_text
 from incident_core.providers.jira.models import STATUS_OF_CATEGORY, User, WebhookPayload
+from incident_core.providers.marks import carries_mark
+from incident_core.support.time import format_utc
 
 SIGNATURE_HEADER = "x-hub-signature"
 SOMEONE = "someone in Jira"
@@ -44,11 +45,11 @@ class JiraWebhook:
         at = _epoch_millis(body.timestamp)
         if body.webhookEvent == "comment_created":
             note = adf_text(body.comment.body if body.comment else None).strip()
-            if not note or note.startswith(PORT_MARK):
+            if not note or note.startswith(PORT_MARK) or carries_mark(note):
                 return []
-            author = body.comment.author if body.comment else None
-            actor = _person(author) or _person(body.user) or SOMEONE
-            return [ProviderEvent(externalId=key, note=note, actor=actor, at=at)]
+            author = (body.comment.author if body.comment else None) or body.user
+            actor = _person(author) or SOMEONE
+            return [ProviderEvent(externalId=key, note=note, actor=actor, at=at, actorId=_id(author))]
         if body.webhookEvent != "jira:issue_updated":
             return []
         changed = {item.field for item in (body.changelog.items if body.changelog else [])}
@@ -56,18 +57,28 @@ class JiraWebhook:
         status = None
         if "status" in changed and fields.status:
             status = STATUS_OF_CATEGORY.get(str(fields.status.category))
-        assignee = fields.assignee.emailAddress if "assignee" in changed and fields.assignee else None
-        if status is None and not assignee:
+        # Emails are usually hidden: the account id goes along, for the adapter to name the person by email.
+        holder = fields.assignee if "assignee" in changed else None
+        if status is None and holder is None:
             return []
-        return [
-            ProviderEvent(
-                externalId=key, status=status, assignee=assignee or None, actor=_person(body.user) or SOMEONE, at=at
-            )
-        ]
+        changed_event = ProviderEvent(
+            externalId=key,
+            status=status,
+            assignee=_person(holder),
+            actor=_person(body.user) or SOMEONE,
+            at=at,
+            actorId=_id(body.user),
+            assigneeIds=(holder.accountId,) if holder and holder.accountId else (),
+        )
+        return [changed_event]
 
 
 def _person(user: User | None) -> str | None:
     return user.label if user else None
+
+
+def _id(user: User | None) -> str | None:
+    return user.accountId if user else None
 
 
 def _epoch_millis(value: int | None) -> str | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
+from incident_core.errors import NotFound
 from incident_core.models.alert_record import AlertRecord
-from incident_core.models.incident import Incident, ProviderName
+from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
 from incident_core.providers.base import (
     EscalationRequest,
@@ -23,14 +24,16 @@ from incident_core.providers.base import (
     VendorSetup,
     parse_credentials,
 )
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
+from incident_core.providers.lookups import Lookups
+from incident_core.providers.marks import carries, marked, write_mark
 from incident_core.providers.opsgenie.credentials import VENDOR, Credentials
 from incident_core.providers.opsgenie.models import (
-    PRIORITY_OF_SEVERITY,
     STATUS_OF_ALERT,
     Accepted,
     AlertAnswer,
     ErrorAnswer,
+    NotesAnswer,
     RequestStatusAnswer,
 )
 
@@ -44,9 +47,10 @@ TAG_MAX = 50
 TAGS_MAX = 20
 DETAILS_MAX = 8_000
 
-REQUEST_STATUS_POLLS = 3
-REQUEST_STATUS_PAUSE_SECONDS = 0.5
-"""A step waits at most (polls - 1) x pause for Opsgenie to process a write; after that it reports it as sent."""
+REQUEST_STATUS_PAUSES = (0.5, 1.0, 2.0, 4.0, 4.0)
+"""How long a step waits between reads of a write's request status (11.5 s in all, within the step's budget).
+A write still unprocessed after them fails the step as retryable: the queue runs it again, and Opsgenie's
+refusal (an unknown user, a wrong escalation) reaches the run instead of being reported as sent."""
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
@@ -64,10 +68,9 @@ def opsgenie_error_message(response: httpx.Response) -> str:
 
 @dataclass(frozen=True)
 class RequestOutcome:
-    """An asynchronous write: its request id, and what the request status said within the polls."""
+    """An asynchronous write Opsgenie processed: its request id, and the alert it acted on."""
 
     request_id: str
-    confirmed: bool
     alert_id: str | None = None
 
 
@@ -77,42 +80,42 @@ class OpsgenieProvider:
     credentials: Credentials
     link: Callable[[str], str | None]
     """The incident's page in Port, written into the alert."""
+    lookups: Lookups = field(default_factory=Lookups)
     name: ProviderName = ProviderName.OPSGENIE
 
     def trigger(self, incident: Incident, alerts: Sequence[AlertRecord]) -> ProviderResult:
+        # Opsgenie de-duplicates open alerts by alias: a create sent again after a lost answer only counts up.
         alias = incident.identifier
         body = self._create_alert_body(incident, alerts, alias)
         outcome = self._write("POST", "/v2/alerts", body, what=f"new alert {alias}")
-        priority = body["priority"]
         teams = f" for {', '.join(self.credentials.responderTeams)}" if self.credentials.responderTeams else ""
-        if outcome.confirmed:
-            message = f"Opened Opsgenie alert {alias} ({priority}){teams}"
-        else:
-            message = f"Sent Opsgenie alert {alias} ({priority}){teams}; Opsgenie is still processing it"
         provider_data: dict[str, Any] = {"alias": alias, "requestId": outcome.request_id}
         if outcome.alert_id:
             provider_data["alertId"] = outcome.alert_id
         return ProviderResult(
-            message=message, externalId=alias, url=self._alert_url(outcome.alert_id), providerData=provider_data
+            message=f"Opened Opsgenie alert {alias} ({body['priority']}){teams}",
+            externalId=alias,
+            url=self._alert_url(outcome.alert_id),
+            providerData=provider_data,
         )
 
     def acknowledge(self, incident: Incident, by: str) -> ProviderResult:
-        outcome = self._act(incident, "acknowledge", {"user": by, "source": SOURCE})
-        return ProviderResult(message=_reported(outcome, f"Acknowledged Opsgenie alert {_alias(incident)}"))
+        self._act(incident, "acknowledge", {"user": by, "source": SOURCE})
+        return ProviderResult(message=f"Acknowledged Opsgenie alert {_alias(incident)}")
 
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
+        self._known_user(assignee)
         body = {"owner": {"type": "user", "username": assignee}, "user": by, "source": SOURCE}
-        outcome = self._act(incident, "assign", body)
-        return ProviderResult(
-            message=_reported(outcome, f"Assigned Opsgenie alert {_alias(incident)} to {assignee}"),
-            assignee=assignee,
-        )
+        self._act(incident, "assign", body)
+        return ProviderResult(message=f"Assigned Opsgenie alert {_alias(incident)} to {assignee}", assignee=assignee)
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
         tags = list(dict.fromkeys(_tag(f"service:{service}") for service in services))
-        outcome = self._act(incident, "tags", {"tags": tags, "user": by, "source": SOURCE})
-        said = f"Tagged Opsgenie alert {_alias(incident)} with {', '.join(tags)} (Opsgenie alerts have no services)"
-        return ProviderResult(message=_reported(outcome, said))
+        self._act(incident, "tags", {"tags": tags, "user": by, "source": SOURCE})
+        listed = ", ".join(tags)
+        return ProviderResult(
+            message=f"Tagged Opsgenie alert {_alias(incident)} with {listed} (alerts have no services)"
+        )
 
     def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult:
         escalation = request.policy or self.credentials.defaultEscalation
@@ -121,35 +124,47 @@ class OpsgenieProvider:
                 "Opsgenie escalates through a named escalation: choose a policy or a user, "
                 "or set defaultEscalation in the opsgenie secret."
             )
-        next_level = incident.escalationLevel + 1
-        if escalation is not None and request.level is not None and request.level != next_level:
+        if escalation is not None and request.level is not None:
             raise Unsupported(
-                f"Opsgenie only escalates to the next rule of an escalation (level {next_level}), "
-                f"not to level {request.level}."
+                f"Opsgenie runs the next rule of an escalation and does not say which level an alert is at, so it "
+                f"cannot escalate to level {request.level}; escalate without a level."
             )
+        mark = write_mark(incident, TimelineKind.ESCALATED)
         done = []
         if request.user is not None:
-            responder = {"type": "user", "username": request.user}
-            outcome = self._act(incident, "responders", {"responder": responder, "user": by, "source": SOURCE})
-            done.append(_reported(outcome, f"added {request.user} as a responder"))
+            self._known_user(request.user)
+            body = {"responder": {"type": "user", "username": request.user}, "user": by, "source": SOURCE}
+            already = self._marked_act(incident, "responders", body, f"{by} added {request.user} from Port", mark)
+            done.append(f"{request.user} {'was already' if already else 'is now'} a responder")
         if escalation is not None:
             key = "id" if _UUID.match(escalation) else "name"
             body = {"escalation": {"type": "escalation", key: escalation}, "user": by, "source": SOURCE}
-            outcome = self._act(incident, "escalate", body)
-            done.append(_reported(outcome, f"ran the next rule of escalation {escalation} (level {next_level})"))
+            said = f"{by} escalated from Port along {escalation}"
+            already = self._marked_act(incident, "escalate", body, said, mark)
+            done.append(f"{'already ran' if already else 'ran'} the next rule of escalation {escalation}")
+        # Opsgenie does not tell which rule an alert is at, so no level is claimed for it.
         return ProviderResult(
-            message=f"Opsgenie alert {_alias(incident)}: {'; '.join(done)}",
-            escalationLevel=next_level if escalation is not None else None,
-            escalationPolicy=escalation,
+            message=f"Opsgenie alert {_alias(incident)}: {'; '.join(done)}", escalationPolicy=escalation
         )
 
     def add_note(self, incident: Incident, note: str, by: str) -> ProviderResult:
-        outcome = self._act(incident, "notes", {"note": note, "user": by, "source": SOURCE})
-        return ProviderResult(message=_reported(outcome, f"Added the note to Opsgenie alert {_alias(incident)}"))
+        mark = write_mark(incident, TimelineKind.NOTE)
+        body = {"user": by, "source": SOURCE}
+        already = self._marked_act(incident, "notes", body, note, mark)
+        said = "The note was already on" if already else "Added the note to"
+        return ProviderResult(message=f"{said} Opsgenie alert {_alias(incident)}")
 
     def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult:
-        outcome = self._act(incident, "close", {"note": resolution, "user": by, "source": SOURCE})
-        return ProviderResult(message=_reported(outcome, f"Closed Opsgenie alert {_alias(incident)}"))
+        mark = write_mark(incident, TimelineKind.RESOLVED)
+        try:
+            already = self._marked_act(incident, "close", {"user": by, "source": SOURCE}, resolution, mark)
+        except ProviderApiError as refused:
+            # Someone closed it in Opsgenie first: the step's goal is met.
+            if refused.retryable or self.get(incident).status is not IncidentStatus.RESOLVED:
+                raise
+            already = True
+        said = "Opsgenie alert {} was already closed" if already else "Closed Opsgenie alert {}"
+        return ProviderResult(message=said.format(_alias(incident)))
 
     def get(self, incident: Incident) -> ProviderState:
         alias = _alias(incident)
@@ -190,7 +205,7 @@ class OpsgenieProvider:
             "message": _clip(incident.title, MESSAGE_MAX),
             "alias": alias,
             "description": _clip("\n".join(lines), DESCRIPTION_MAX),
-            "priority": PRIORITY_OF_SEVERITY[incident.severity],
+            "priority": self.credentials.priorities[incident.severity],
             "tags": list(dict.fromkeys(_tag(tag) for tag in tags))[:TAGS_MAX],
             "details": _within_budget({k: v for k, v in details.items() if v}, DETAILS_MAX),
             "source": SOURCE,
@@ -201,11 +216,46 @@ class OpsgenieProvider:
             body["responders"] = [{"type": "team", "name": team} for team in self.credentials.responderTeams]
         return body
 
-    def _act(self, incident: Incident, action: str, body: dict[str, Any]) -> RequestOutcome:
+    def _act(self, incident: Incident, action: str, body: dict[str, Any], *, once: bool = False) -> RequestOutcome:
         alias = _alias(incident)
         path = f"/v2/alerts/{quote(alias, safe='')}/{action}"
         what = f"{action} request for alert {alias}"
-        return self._write("POST", path, body, params={"identifierType": "alias"}, what=what)
+        return self._write("POST", path, body, params={"identifierType": "alias"}, what=what, once=once)
+
+    def _marked_act(self, incident: Incident, action: str, body: dict[str, Any], note: str, mark: str) -> bool:
+        """An action that is not safe to repeat, carrying a marked note: True when an earlier attempt did it.
+
+        Its note shows on the alert once Opsgenie processed the action, so finding the mark among the
+        alert's notes is how a retried step knows the action landed.
+        """
+        if self._has_note(incident, mark):
+            return True
+        marked_body = {**body, "note": marked(note, mark)}
+        self.http.guarded(
+            lambda: self._act(incident, action, marked_body, once=True),
+            lambda: RequestOutcome("earlier attempt") if self._has_note(incident, mark) else None,
+        )
+        return False
+
+    def _has_note(self, incident: Incident, mark: str) -> bool:
+        path = f"/v2/alerts/{quote(_alias(incident), safe='')}/notes"
+        notes = fetch(self.http, NotesAnswer, "GET", path, params={"identifierType": "alias", "limit": "100"})
+        return any(carries(note.note, mark) for note in notes.data)
+
+    def _known_user(self, username: str) -> None:
+        """Opsgenie refuses an unknown owner or responder only while processing the request; ask first."""
+
+        def load() -> str | None:
+            try:
+                self.http.request("GET", f"/v2/users/{quote(username, safe='')}")
+            except ProviderApiError as error:
+                if error.status_code == 404:
+                    return None
+                raise
+            return username
+
+        if self.lookups.get(("opsgenie", self.credentials.api_base_url, "user", username.casefold()), load) is None:
+            raise NotFound(f"Opsgenie has no user {username}; invite them to Opsgenie or choose one of its users.")
 
     def _write(
         self,
@@ -215,8 +265,9 @@ class OpsgenieProvider:
         *,
         what: str,
         params: Mapping[str, str] | None = None,
+        once: bool = False,
     ) -> RequestOutcome:
-        answer = self.http.json(method, path, json_body=body, params=params)
+        answer = self.http.json(method, path, json_body=body, params=params, once=once)
         try:
             accepted = Accepted.model_validate(answer)
         except ValidationError as exc:
@@ -224,11 +275,12 @@ class OpsgenieProvider:
         return self._confirm(accepted.requestId, what)
 
     def _confirm(self, request_id: str, what: str) -> RequestOutcome:
-        """Poll the request status; a processed request that failed fails the step with Opsgenie's reason."""
-        for poll in range(REQUEST_STATUS_POLLS):
-            if poll:
-                self.http.sleep(REQUEST_STATUS_PAUSE_SECONDS)
-            path = f"/v2/alerts/requests/{quote(request_id, safe='')}"
+        """Read the request status until Opsgenie processed the write; its refusal fails the step with the
+        reason, and a write still unprocessed fails it as retryable (see `REQUEST_STATUS_PAUSES`)."""
+        path = f"/v2/alerts/requests/{quote(request_id, safe='')}"
+        for pause in (0.0, *REQUEST_STATUS_PAUSES):
+            if pause:
+                self.http.pause(pause)
             try:
                 status = fetch(self.http, RequestStatusAnswer, "GET", path).data
             except ProviderApiError as error:
@@ -236,21 +288,22 @@ class OpsgenieProvider:
                     continue
                 raise
             if status.isSuccess is True:
-                return RequestOutcome(request_id, confirmed=True, alert_id=status.alertId or None)
+                return RequestOutcome(request_id, alert_id=status.alertId or None)
             if status.isSuccess is False:
                 raise ProviderApiError(
                     f"Opsgenie refused the {what}: {status.status or 'no reason given'}", retryable=False
                 )
-        return RequestOutcome(request_id, confirmed=False)
+        waited = sum(REQUEST_STATUS_PAUSES)
+        raise ProviderApiError(
+            f"Opsgenie has not processed the {what} (request {request_id}) after {waited:.1f} s; the step will be "
+            "retried and its outcome checked then",
+            retryable=True,
+        )
 
     def _alert_url(self, alert_id: str | None) -> str | None:
         if not alert_id or not self.credentials.appUrl:
             return None
         return f"{self.credentials.appUrl.rstrip('/')}/alert/detail/{quote(alert_id, safe='')}/details"
-
-
-def _reported(outcome: RequestOutcome, done: str) -> str:
-    return done if outcome.confirmed else f"{done} (sent; Opsgenie is still processing request {outcome.request_id})"
 
 
 def _alias(incident: Incident) -> str:
@@ -285,11 +338,7 @@ def _within_budget(details: dict[str, str], budget: int) -> dict[str, str]:
 
 
 def build(setup: VendorSetup) -> OpsgenieProvider:
-    credentials = parse_credentials(Credentials, setup.secret, ProviderName.OPSGENIE)
+    credentials = parse_credentials(Credentials, setup.secret, ProviderName.OPSGENIE, setup.secret_name)
     headers = {"Authorization": f"GenieKey {credentials.apiKey}", "Accept": "application/json"}
-    client = vendor_client(credentials.api_base_url, headers, setup.transport)
-    return OpsgenieProvider(
-        http=VendorHttp(VENDOR, client, error_message=opsgenie_error_message),
-        credentials=credentials,
-        link=setup.link,
-    )
+    http = setup.http(VENDOR, credentials.api_base_url, headers, opsgenie_error_message)
+    return OpsgenieProvider(http=http, credentials=credentials, link=setup.link, lookups=setup.lookups)

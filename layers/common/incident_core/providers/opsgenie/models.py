@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from incident_core.models.alert import Severity
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import VendorModel
-
-PRIORITY_OF_SEVERITY = {
-    Severity.CRITICAL: "P1",
-    Severity.HIGH: "P2",
-    Severity.WARNING: "P3",
-    Severity.INFO: "P5",
-}
-"""Opsgenie's P1 critical, P2 high, P3 moderate, P4 low, P5 informational."""
 
 STATUS_OF_ALERT: dict[tuple[str, bool], IncidentStatus] = {
     ("open", False): IncidentStatus.TRIGGERED,
@@ -50,6 +41,14 @@ class Alert(VendorModel):
 
 class AlertAnswer(VendorModel):
     data: Alert = Field(default_factory=Alert)
+
+
+class Note(VendorModel):
+    note: str = ""
+
+
+class NotesAnswer(VendorModel):
+    data: list[Note] = Field(default_factory=list)
 
 
 class ErrorAnswer(VendorModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,12 +11,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from incident_core.errors import NotFound
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
 from incident_core.providers.base import (
     EscalationRequest,
+    ProviderEvent,
     ProviderResult,
     ProviderState,
     StepRefused,
@@ -23,20 +24,28 @@ from incident_core.providers.base import (
     parse_credentials,
 )
 from incident_core.providers.context import incident_context, is_email
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import (
+    WEBHOOK_BUDGET_SECONDS,
+    ProviderApiError,
+    VendorHttp,
+    default_error_message,
+)
+from incident_core.providers.lookups import Lookups
+from incident_core.providers.marks import carries, marked, write_mark
 from incident_core.providers.pagerduty.credentials import VENDOR, Credentials, rest_headers
 from incident_core.providers.pagerduty.models import (
     STATUS_OF_PAGERDUTY,
     URGENCY_OF_SEVERITY,
     ErrorAnswer,
-    EscalationPoliciesPage,
     IncidentAnswer,
     IncidentsPage,
+    NotesPage,
+    OncallsPage,
     PagerDutyIncident,
-    Reference,
-    TeamsPage,
-    UsersPage,
 )
+from incident_core.providers.pagerduty.people import People
+
+_LEVEL_IN_NOTE = re.compile(r"to level (\d+)")
 
 
 def pagerduty_error_message(response: httpx.Response) -> str:
@@ -65,12 +74,6 @@ def our_status(incident: PagerDutyIncident) -> IncidentStatus:
     return status
 
 
-def _incident_key(incident: Incident, alerts: Sequence[AlertRecord]) -> str:
-    if alerts:
-        return alerts[0].dedup_key
-    return incident.alerts[0] if incident.alerts else incident.identifier
-
-
 def _trigger_actor(incident: Incident) -> str | None:
     return next((entry.actor for entry in incident.timeline if entry.kind is TimelineKind.TRIGGERED), None)
 
@@ -89,10 +92,17 @@ class PagerDutyProvider:
     http: VendorHttp
     link: Callable[[str], str | None] = field(default=lambda identifier: None)
     """The incident's page in Port, written into the PagerDuty incident's details."""
+    lookups: Lookups = field(default_factory=Lookups)
     name: ProviderName = ProviderName.PAGERDUTY
 
+    @property
+    def people(self) -> People:
+        return People(self.credentials, self.http, self.lookups)
+
     def trigger(self, incident: Incident, alerts: Sequence[AlertRecord]) -> ProviderResult:
-        key = _incident_key(incident, alerts)
+        # Our incident's own id: one PagerDuty incident per Port incident. An alert's key would let a new
+        # Port incident for an alert that fired before join the older PagerDuty incident still open for it.
+        key = incident.identifier
         urgency = URGENCY_OF_SEVERITY[incident.severity]
         fields: dict[str, Any] = {
             "type": "incident",
@@ -105,23 +115,23 @@ class PagerDutyProvider:
                 "details": incident_context(incident, alerts, self.link(incident.identifier), urgency=urgency),
             },
         }
-        priority = self.credentials.priorityIds.get(incident.severity)
+        priority = self.people.priority(incident.severity)
         if priority:
             fields["priority"] = _reference("priority", priority)
+        sender = {"From": self.people.writer(_trigger_actor(incident))}
+
+        def create() -> PagerDutyIncident:
+            body = {"incident": fields}
+            return fetch(
+                self.http, IncidentAnswer, "POST", "/incidents", json_body=body, headers=sender, once=True
+            ).incident
+
         try:
-            answer = fetch(
-                self.http,
-                IncidentAnswer,
-                "POST",
-                "/incidents",
-                json_body={"incident": fields},
-                headers=self._from(_trigger_actor(incident)),
-            )
-            created = answer.incident
+            created = self.http.guarded(create, lambda: self._open_incident_with_key(key))
             message = f"Opened PagerDuty incident {created.reference} ({urgency} urgency)"
         except ProviderApiError as refused:
-            # PagerDuty refuses a second open incident with the same key on the service (400): this trigger is
-            # a retry whose first answer was lost, or the problem is still open there; either way, join it.
+            # PagerDuty refuses a second open incident with the same key on the service (400): an earlier
+            # attempt of this step opened it and its answer was lost; adopt it.
             existing = self._open_incident_with_key(key) if refused.status_code == 400 else None
             if existing is None:
                 raise
@@ -131,7 +141,7 @@ class PagerDutyProvider:
             message=message,
             externalId=created.id,
             url=created.html_url,
-            assignee=created.assignee,
+            assignee=self.people.holders(created.holders),
             providerData={
                 "incidentId": created.id,
                 "incidentNumber": created.incident_number,
@@ -141,32 +151,35 @@ class PagerDutyProvider:
         )
 
     def acknowledge(self, incident: Incident, by: str) -> ProviderResult:
-        updated = self._change_status(incident, "acknowledged", by)
-        return ProviderResult(message=f"Acknowledged PagerDuty incident {updated.reference}", assignee=updated.assignee)
+        updated, already = self._change_status(incident, "acknowledged", by)
+        said = f"PagerDuty incident {updated.reference} was already acknowledged there" if already else ""
+        # Acknowledging through the REST API assigns the incident to the `From` user: that is who holds it now.
+        holder = self.people.holders(updated.holders)
+        return ProviderResult(message=said or f"Acknowledged PagerDuty incident {updated.reference}", assignee=holder)
 
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
         incident_id = _incident_id(incident)
         if is_email(assignee):
-            user = self._user_with_email(assignee)
-            self._update(incident_id, {"assignments": [{"assignee": _reference("user", user.id)}]}, by)
+            user_id = self.people.required_user(assignee)
+            self._update(incident_id, {"assignments": [{"assignee": _reference("user", user_id)}]}, by)
             return ProviderResult(
-                message=f"Reassigned PagerDuty incident {incident_id} to {user.shown}", assignee=assignee
+                message=f"Reassigned PagerDuty incident {incident_id} to {assignee}", assignee=assignee
             )
-        policy = self._escalation_policy_for(assignee)
+        policy = self.people.escalation_policy(assignee)
         updated = self._update(incident_id, {"escalation_policy": _reference("escalation_policy", policy.id)}, by)
         return ProviderResult(
             message=f"Handed PagerDuty incident {incident_id} to escalation policy {policy.shown}",
-            assignee=updated.assignee or assignee,
+            assignee=self.people.holders(updated.holders) or assignee,
             escalationPolicy=policy.shown,
         )
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
         incident_id = _incident_id(incident)
         listed = ", ".join(services)
-        self._add_note(incident_id, f"Impacted services (associated in Port by {by}): {listed}", by)
-        return ProviderResult(
-            message=f"A PagerDuty incident has one service; noted the impacted services on {incident_id}: {listed}"
-        )
+        mark = write_mark(incident, TimelineKind.SERVICES_ASSOCIATED)
+        written = self._note(incident_id, f"Impacted services (associated in Port by {by}): {listed}", mark, by)
+        done = "noted the impacted services" if written else "the impacted services were already noted"
+        return ProviderResult(message=f"A PagerDuty incident has one service; {done} on {incident_id}: {listed}")
 
     def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult:
         incident_id = _incident_id(incident)
@@ -175,119 +188,151 @@ class PagerDutyProvider:
                 "PagerDuty assigns an incident to users or to an escalation policy, not both; choose one."
             )
         if request.user:
-            if not is_email(request.user):
-                raise StepRefused(f"PagerDuty finds users by email; {request.user!r} is not one.")
-            user = self._user_with_email(request.user)
-            self._update(incident_id, {"assignments": [{"assignee": _reference("user", user.id)}]}, by)
+            user_id = self.people.required_user(request.user)
+            self._update(incident_id, {"assignments": [{"assignee": _reference("user", user_id)}]}, by)
             return ProviderResult(
-                message=f"Escalated PagerDuty incident {incident_id} to {user.shown}", assignee=request.user
+                message=f"Escalated PagerDuty incident {incident_id} to {request.user}", assignee=request.user
             )
-        policy_name: str | None = None
-        if request.policy:
-            policy = self._escalation_policy_for(request.policy)
-            policy_name = policy.shown
+        mark = write_mark(incident, TimelineKind.ESCALATED)
+        policy = self.people.escalation_policy(request.policy) if request.policy else None
+        level = self._intended_level(incident, incident_id, request, mark, by, policy.shown if policy else None)
+        if policy is not None:
             # A new policy starts paging at its first level; a level asked for as well is a second change.
             updated = self._update(incident_id, {"escalation_policy": _reference("escalation_policy", policy.id)}, by)
-            level = 1
-            if request.level and request.level > 1:
-                updated = self._update(incident_id, {"escalation_level": request.level}, by)
-                level = request.level
+            if level > 1:
+                updated = self._update(incident_id, {"escalation_level": level}, by)
         else:
-            level = request.level or incident.escalationLevel + 1
             updated = self._update(incident_id, {"escalation_level": level}, by)
-        target = f"policy {policy_name}, level {level}" if policy_name else f"level {level}"
-        paged = updated.assignee or "the on-call responders"
+        target = f"policy {policy.shown}, level {level}" if policy else f"level {level}"
+        holders = self.people.holders(updated.holders)
         return ProviderResult(
-            message=f"Escalated PagerDuty incident {incident_id} to {target}; paging {paged}",
+            message=f"Escalated PagerDuty incident {incident_id} to {target}; paging {holders or 'the on-call'}",
             escalationLevel=level,
-            escalationPolicy=policy_name,
-            assignee=updated.assignee,
+            escalationPolicy=policy.shown if policy else None,
+            assignee=holders,
         )
 
     def add_note(self, incident: Incident, note: str, by: str) -> ProviderResult:
         incident_id = _incident_id(incident)
-        self._add_note(incident_id, note, by)
-        return ProviderResult(message=f"Added the note to PagerDuty incident {incident_id}")
+        written = self._note(incident_id, note, write_mark(incident, TimelineKind.NOTE), by)
+        said = "Added the note to" if written else "The note was already on"
+        return ProviderResult(message=f"{said} PagerDuty incident {incident_id}")
 
     def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult:
-        updated = self._change_status(incident, "resolved", by, resolution=resolution)
+        updated, already = self._change_status(incident, "resolved", by, resolution=resolution)
+        if already:
+            return ProviderResult(message=f"PagerDuty incident {updated.reference} was already resolved there")
         return ProviderResult(message=f"Resolved PagerDuty incident {updated.reference}")
 
     def get(self, incident: Incident) -> ProviderState:
         found = self._fetch(_incident_id(incident))
-        return ProviderState(status=our_status(found), assignee=found.assignee, url=found.html_url)
+        return ProviderState(status=our_status(found), assignee=self.people.holders(found.holders), url=found.html_url)
+
+    def settle(self, event: ProviderEvent) -> ProviderEvent | None:
+        """People as emails; None for a change this bundle made itself (written as the configured user)."""
+        self.http.within(WEBHOOK_BUDGET_SECONDS)
+        people = self.people
+        actor = people.email_of_id(event.actorId) if event.actorId else None
+        if actor == self.credentials.fromEmail.casefold():
+            return None
+        emails = [people.email_of_id(holder) for holder in event.assigneeIds]
+        # Someone PagerDuty has no email for (a deleted user) keeps the names the webhook gave.
+        assignee = ", ".join(e for e in emails if e) if emails and all(emails) else event.assignee
+        return event.model_copy(update={"actor": actor or event.actor, "assignee": assignee})
 
     # PagerDuty requests
 
-    def _from(self, actor: str | None) -> dict[str, str]:
-        return {"From": actor if actor and is_email(actor) else self.credentials.fromEmail}
-
     def _update(self, incident_id: str, fields: Mapping[str, Any], by: str) -> PagerDutyIncident:
         body = {"incident": {"type": "incident_reference", **fields}}
+        headers = {"From": self.people.writer(by)}
         return fetch(
-            self.http, IncidentAnswer, "PUT", _incident_path(incident_id), json_body=body, headers=self._from(by)
+            self.http, IncidentAnswer, "PUT", _incident_path(incident_id), json_body=body, headers=headers
         ).incident
 
     def _fetch(self, incident_id: str) -> PagerDutyIncident:
         # Expanded assignees carry their email, which is how Port names the people who hold an incident.
-        return fetch(
-            self.http, IncidentAnswer, "GET", _incident_path(incident_id), params={"include[]": "assignees"}
-        ).incident
+        params = {"include[]": "assignees"}
+        return fetch(self.http, IncidentAnswer, "GET", _incident_path(incident_id), params=params).incident
 
-    def _change_status(self, incident: Incident, status: str, by: str, **fields: str) -> PagerDutyIncident:
+    def _change_status(self, incident: Incident, status: str, by: str, **fields: str) -> tuple[PagerDutyIncident, bool]:
+        """The incident after the change, and whether PagerDuty had it so already (a repeated step)."""
         incident_id = _incident_id(incident)
         try:
-            return self._update(incident_id, {"status": status, **fields}, by)
+            return self._update(incident_id, {"status": status, **fields}, by), False
         except ProviderApiError as refused:
             if refused.status_code != 400:
                 raise
             current = self._fetch(incident_id)
             if current.status == status:
-                return current
+                return current, True
             if current.status == "resolved":
                 raise StepRefused(
                     f"PagerDuty incident {current.reference} is already resolved there; it cannot be {status}."
                 ) from refused
             raise
 
-    def _add_note(self, incident_id: str, content: str, by: str) -> None:
+    def _notes(self, incident_id: str) -> list[str]:
+        return [note.content for note in fetch(self.http, NotesPage, "GET", _incident_path(incident_id, "notes")).notes]
+
+    def _note(self, incident_id: str, content: str, mark: str, by: str) -> bool:
+        """Write a marked note once: False when an earlier attempt already wrote it."""
+        if any(carries(text, mark) for text in self._notes(incident_id)):
+            return False
         # PagerDuty attributes a note to the `From` user; when that is not the actor, the note says who it was.
-        text = content if is_email(by) else f"{by}: {content}"
-        self.http.json(
-            "POST", _incident_path(incident_id, "notes"), json_body={"note": {"content": text}}, headers=self._from(by)
-        )
+        writer = self.people.writer(by)
+        text = marked(content if writer == by else f"{by}: {content}", mark)
+
+        def send() -> bool:
+            body = {"note": {"content": text}}
+            path = _incident_path(incident_id, "notes")
+            self.http.request("POST", path, json_body=body, headers={"From": writer}, once=True)
+            return True
+
+        def landed() -> bool | None:
+            return True if any(carries(t, mark) for t in self._notes(incident_id)) else None
+
+        return self.http.guarded(send, landed)
+
+    def _intended_level(
+        self,
+        incident: Incident,
+        incident_id: str,
+        request: EscalationRequest,
+        mark: str,
+        by: str,
+        policy: str | None,
+    ) -> int:
+        """The level this escalation goes to, recorded first in a marked note: a repeated step reads it back
+        instead of counting one more level, and a step cut short finishes the move it announced."""
+        recorded = next((n for n in self._notes(incident_id) if carries(n, mark)), None)
+        found = _LEVEL_IN_NOTE.search(recorded) if recorded else None
+        if found:
+            return int(found.group(1))
+        if policy is not None:
+            level = max(request.level or 1, 1)
+            said = f"Escalated by {by} in Port to policy {policy}, to level {level}"
+        else:
+            level = request.level or self._current_level(incident, incident_id) + 1
+            said = f"Escalated by {by} in Port to level {level}"
+        self._note(incident_id, said, mark, by)
+        return level
+
+    def _current_level(self, incident: Incident, incident_id: str) -> int:
+        """The level PagerDuty is paging now (it escalates by itself): the on-call level of who holds the
+        incident; the level Port last knew when PagerDuty does not tell."""
+        current = self._fetch(incident_id)
+        if current.escalation_policy is None:
+            return incident.escalationLevel
+        params = {"escalation_policy_ids[]": current.escalation_policy.id}
+        oncalls = fetch(self.http, OncallsPage, "GET", "/oncalls", params=params).oncalls
+        holders = {holder.id for holder in current.holders}
+        levels = [o.escalation_level for o in oncalls if o.user is not None and o.user.id in holders]
+        return min(levels) if levels else incident.escalationLevel
 
     def _open_incident_with_key(self, key: str) -> PagerDutyIncident | None:
         params = {"incident_key": key, "service_ids[]": self.credentials.serviceId, "date_range": "all"}
         page = fetch(self.http, IncidentsPage, "GET", "/incidents", params=params)
         return next((found for found in page.incidents if found.status != "resolved"), None)
-
-    def _user_with_email(self, email: str) -> Reference:
-        page = fetch(self.http, UsersPage, "GET", "/users", params={"query": email})
-        for user in page.users:
-            if user.email and user.email.casefold() == email.casefold():
-                return user
-        raise NotFound(f"PagerDuty has no user with the email {email}.")
-
-    def _escalation_policy_for(self, name: str) -> Reference:
-        """The escalation policy of that name (or id), else the only policy of the team of that name."""
-        wanted = name.casefold()
-        named = fetch(self.http, EscalationPoliciesPage, "GET", "/escalation_policies", params={"query": name})
-        for policy in named.escalation_policies:
-            if wanted in {(policy.name or "").casefold(), (policy.summary or "").casefold(), policy.id.casefold()}:
-                return policy
-        found = fetch(self.http, TeamsPage, "GET", "/teams", params={"query": name})
-        teams = [t for t in found.teams if wanted in {(t.name or "").casefold(), (t.summary or "").casefold()}]
-        if not teams:
-            raise NotFound(f"PagerDuty has no escalation policy or team named {name}.")
-        params = {"team_ids[]": teams[0].id}
-        policies = fetch(self.http, EscalationPoliciesPage, "GET", "/escalation_policies", params=params)
-        if len(policies.escalation_policies) == 1:
-            return policies.escalation_policies[0]
-        if not policies.escalation_policies:
-            raise NotFound(f"PagerDuty team {name} has no escalation policy to hand the incident to.")
-        names = ", ".join(policy.shown for policy in policies.escalation_policies)
-        raise StepRefused(f"PagerDuty team {name} has several escalation policies ({names}); name one of them.")
 
 
 def _incident_id(incident: Incident) -> str:
@@ -301,7 +346,6 @@ def _incident_id(incident: Incident) -> str:
 
 
 def build(setup: VendorSetup) -> PagerDutyProvider:
-    credentials = parse_credentials(Credentials, setup.secret, ProviderName.PAGERDUTY)
-    client = vendor_client(credentials.rest_base_url, rest_headers(credentials), setup.transport)
-    http = VendorHttp(VENDOR, client, error_message=pagerduty_error_message)
-    return PagerDutyProvider(credentials, http, setup.link)
+    credentials = parse_credentials(Credentials, setup.secret, ProviderName.PAGERDUTY, setup.secret_name)
+    http = setup.http(VENDOR, credentials.rest_base_url, rest_headers(credentials), pagerduty_error_message)
+    return PagerDutyProvider(credentials, http, setup.link, setup.lookups)

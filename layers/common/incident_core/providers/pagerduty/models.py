@@ -62,11 +62,12 @@ class PagerDutyIncident(VendorModel):
     html_url: str | None = None
     incident_number: int | None = None
     service: Reference | None = None
+    escalation_policy: Reference | None = None
     assignments: list[Assignment] = Field(default_factory=list)
 
     @property
-    def assignee(self) -> str | None:
-        return ", ".join(assignment.assignee.label for assignment in self.assignments) or None
+    def holders(self) -> list[Reference]:
+        return [assignment.assignee for assignment in self.assignments]
 
     @property
     def reference(self) -> str:
@@ -83,6 +84,32 @@ class IncidentsPage(VendorModel):
 
 class UsersPage(VendorModel):
     users: list[Reference]
+
+
+class UserAnswer(VendorModel):
+    user: Reference
+
+
+class Note(VendorModel):
+    id: str | None = None
+    content: str = ""
+
+
+class NotesPage(VendorModel):
+    notes: list[Note]
+
+
+class Oncall(VendorModel):
+    escalation_level: int
+    user: Reference | None = None
+
+
+class OncallsPage(VendorModel):
+    oncalls: list[Oncall]
+
+
+class PrioritiesPage(VendorModel):
+    priorities: list[Reference]
 
 
 class EscalationPoliciesPage(VendorModel):

@@ -10,10 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_core.bounds import parse_json
 from incident_core.errors import AuthenticationError, MalformedRequest
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import VendorModel
 from incident_core.providers.base import ProviderEvent
+from incident_core.providers.marks import carries_mark
 from incident_core.providers.pagerduty.credentials import VENDOR
 from incident_core.providers.pagerduty.models import (
     ASSIGNMENT_WEBHOOK_EVENTS,
@@ -44,9 +46,9 @@ class _SignedEvent(VendorModel):
 
 def _occurred_at(body: bytes) -> datetime | None:
     try:
-        occurred = _SignedEvent.model_validate_json(body).event.occurred_at
+        occurred = _SignedEvent.model_validate(parse_json(body)).event.occurred_at
         moment = datetime.fromisoformat(occurred.replace("Z", "+00:00"))
-    except (ValidationError, ValueError):
+    except (MalformedRequest, ValidationError, ValueError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # PagerDuty's times are UTC
 
@@ -88,19 +90,36 @@ class PagerDutyWebhook:
             raise MalformedRequest("event.data", f"a PagerDuty {event_type} event carries its data object")
         # No agent means PagerDuty itself acted (an auto-resolve timeout, an escalation rule).
         actor = (event.agent.label if event.agent else None) or VENDOR
+        actor_id = event.agent.id if event.agent else None
         if event_type == NOTE_WEBHOOK_EVENT:
             if data.incident is None or data.content is None:
                 raise MalformedRequest("event.data", "an incident.annotated event names its incident and note")
-            return [ProviderEvent(externalId=data.incident.id, note=data.content, actor=actor, at=event.occurred_at)]
+            if carries_mark(data.content):  # a note this bundle wrote, coming back
+                return []
+            note = ProviderEvent(
+                externalId=data.incident.id, note=data.content, actor=actor, at=event.occurred_at, actorId=actor_id
+            )
+            return [note]
         if data.id is None:
             raise MalformedRequest("event.data.id", f"a PagerDuty {event_type} event names its incident")
         status: IncidentStatus | None = STATUS_OF_WEBHOOK_EVENT.get(event_type) or STATUS_OF_PAGERDUTY.get(
             str(data.status)
         )
-        assignee = None
+        assignee: str | None = None
+        holders: tuple[str, ...] = ()
         if event_type in ASSIGNMENT_WEBHOOK_EVENTS:
             assignee = ", ".join(label for person in data.assignees if (label := person.label)) or None
-        return [ProviderEvent(externalId=data.id, status=status, assignee=assignee, actor=actor, at=event.occurred_at)]
+            holders = tuple(person.id for person in data.assignees if person.id)
+        changed = ProviderEvent(
+            externalId=data.id,
+            status=status,
+            assignee=assignee,
+            actor=actor,
+            at=event.occurred_at,
+            actorId=actor_id,
+            assigneeIds=holders,
+        )
+        return [changed]
 
 
 WEBHOOK = PagerDutyWebhook()

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from incident_core.models.alert import Severity
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import VendorModel
 
@@ -17,14 +16,6 @@ STATE_RESOLVED = "6"
 STATE_CLOSED = "7"
 STATE_CANCELED = "8"
 CLOSED_STATES = (STATE_RESOLVED, STATE_CLOSED, STATE_CANCELED)
-
-URGENCY_IMPACT_OF_SEVERITY: dict[Severity, tuple[int, int]] = {
-    Severity.CRITICAL: (1, 1),  # priority 1 - Critical
-    Severity.HIGH: (1, 2),  # priority 2 - High
-    Severity.WARNING: (2, 2),  # priority 3 - Moderate
-    Severity.INFO: (3, 3),  # priority 5 - Planning
-}
-"""Our severity as ServiceNow's urgency and impact (1 high, 2 medium, 3 low); the instance derives priority."""
 
 STATUS_OF_STATE: dict[str, IncidentStatus] = {
     STATE_NEW: IncidentStatus.TRIGGERED,
@@ -53,6 +44,10 @@ class Record(VendorModel):
     state: FieldValue = ""
     active: FieldValue = ""
     assigned_to_email: FieldValue = Field(default="", alias="assigned_to.email")
+    business_service: FieldValue = ""
+    value: FieldValue = ""
+    """A journal entry's or a choice's value."""
+    label: FieldValue = ""
 
 
 class RecordAnswer(VendorModel):
@@ -61,6 +56,14 @@ class RecordAnswer(VendorModel):
 
 class RecordsAnswer(VendorModel):
     result: list[Record]
+
+
+class Token(VendorModel):
+    """`oauth_token.do`'s answer (the password grant adds a refresh token; client credentials do not)."""
+
+    access_token: str = Field(min_length=1)
+    expires_in: int = 1799
+    refresh_token: str | None = None
 
 
 class ErrorDetail(VendorModel):
