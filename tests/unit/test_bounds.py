@@ -27,7 +27,7 @@ from incident_core.bounds import (
 )
 from incident_core.errors import MalformedRequest, PayloadTooLarge
 from incident_core.models import Alert, Source
-from incident_core.models.action import TEXT_INPUT_LIMIT, parse_action_run, parse_inputs
+from incident_core.models.action import TEXT_INPUT_LIMIT, parse_action_run
 from incident_core.models.alert import PORT_IDENTIFIER_MAX
 from incident_core.models.alert_record import (
     RECENT_NOTIFICATION_IDS,
@@ -43,6 +43,7 @@ from incident_core.support.numbers import LiteralFloat
 from incident_core.usecases.actions import accept_action
 from incident_core.usecases.ingest import WebhookRequest, ingest_webhook
 from incident_core.usecases.provider_sync import receive_provider_webhook
+from incident_core.usecases.steps import STEPS
 
 DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024
 PARSERS = pytest.mark.parametrize("parse", [parse_json_compiled, parse_json_pure], ids=["msgspec", "pure"])
@@ -324,7 +325,7 @@ def test_an_entity_identifier_too_long_for_a_key_is_a_400() -> None:
 def test_text_inputs_are_bounded(step: LifecycleStep, inputs: dict[str, Any], field: str) -> None:
     run = parse_action_run(step, {"runId": "r1", "inputs": inputs})
     with pytest.raises(MalformedRequest) as refused:
-        parse_inputs(run)
+        STEPS[run.step].inputs_of(run)
     assert refused.value.field == field
 
 

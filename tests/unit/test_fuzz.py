@@ -26,11 +26,12 @@ from incident_core.bounds import (
 )
 from incident_core.errors import IncidentCoreError, MalformedRequest
 from incident_core.models import Source
-from incident_core.models.action import parse_action_run, parse_inputs
+from incident_core.models.action import parse_action_run
 from incident_core.models.incident import LifecycleStep
 from incident_core.models.notification import AlertNotification
 from incident_core.normalizers import normalize
 from incident_core.providers.registry import WEBHOOKS
+from incident_core.usecases.steps import STEPS
 from tests.hostile import (
     HOSTILE_FRAGMENTS,
     VALUES,
@@ -141,7 +142,7 @@ ACTION_BODIES = [
 def test_the_action_parser_answers_or_refuses(step: LifecycleStep, body: bytes) -> None:
     run = _only_typed_errors(lambda: parse_action_run(step, parse_json(body)))
     if run is not None:
-        _only_typed_errors(lambda: parse_inputs(run))
+        _only_typed_errors(lambda: STEPS[run.step].inputs_of(run))
         assert len(run.runId.encode()) <= MAX_IDENTIFIER_BYTES
         assert queued_size(run.model_dump_json()) < len(body) * 6 + 1024  # what a route then measures is bounded
 
