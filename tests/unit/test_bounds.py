@@ -358,6 +358,9 @@ class EmptyLedger:
     def run(self, run_id: str) -> None:
         return None
 
+    def mark_run_reported(self, run_id: str) -> None:
+        return None  # a run refused before it was recorded has nothing to mark
+
 
 def _accept(body: bytes, queue: RecordingActionQueue, reporter: RecordingReporter, max_body_bytes: int) -> Any:
     timestamp = str(int(NOW.timestamp()))
