@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, ProviderApiError, Unsupported
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
-from incident_core.providers.base import EscalationRequest, ProviderState, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest, ProviderState
 from incident_core.providers.incidentio import IncidentIoProvider, build
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident

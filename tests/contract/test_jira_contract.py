@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import StepRefused
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
-from incident_core.providers.base import EscalationRequest, StepRefused
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.jira import JiraProvider, build
 from tests.contract.prism import PrismServer, ValidatingTransport
 from tests.providers import sample_alert, sample_incident

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import ProviderApiError
 from incident_core.models.incident import Incident, ProviderName
 from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.http import ProviderApiError
 from incident_core.providers.opsgenie import OpsgenieProvider, build
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident

@@ -30,12 +30,12 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import ProviderApiError, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
-from incident_core.providers.base import EscalationRequest, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.servicenow import ServiceNowProvider, build
 from tests.providers import sample_alert, sample_incident
 

@@ -19,7 +19,7 @@ from moto.core.config import default_user_config
 from devstack.stack import EmbeddedAws
 from devstack.stepfunctions import provision_state_machines, substitution_resolver
 from devstack.template import load_template
-from incident_core.errors import ConfigurationError, NotFound, UpstreamError
+from incident_core.errors import FinalError, IncidentGone, RetryableError
 from tests.e2e.conftest import free_port
 
 Outcome = Callable[[dict[str, Any]], dict[str, Any]]
@@ -27,7 +27,8 @@ Outcome = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass
 class Scripted:
-    """A local function answering each call with the next outcome (the last one repeats)."""
+    """A task handler answering each call with the next outcome (the last one repeats); like the real handlers it
+    fails only with the closed set of incident_core.errors.TASK_ERRORS."""
 
     outcomes: list[Outcome]
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -102,7 +103,12 @@ def test_notify_wait_check_until_the_check_says_stop(engine: Engine) -> None:
 
 
 def test_a_retryable_error_is_retried_by_its_class_name(engine: Engine) -> None:
-    notify = Scripted([raising(UpstreamError("SNS is throttling")), answer(stop=True, reason="resolved")])
+    notify = Scripted(
+        [
+            raising(RetryableError("ClientError: ThrottlingException (SNS Publish)")),
+            answer(stop=True, reason="resolved"),
+        ]
+    )
 
     described = engine.sfn.describe_execution(executionArn=engine.run(notify, Scripted([answer()])))
 
@@ -111,17 +117,17 @@ def test_a_retryable_error_is_retried_by_its_class_name(engine: Engine) -> None:
 
 
 def test_a_missing_incident_ends_the_escalation_quietly(engine: Engine) -> None:
-    notify = Scripted([raising(NotFound("incident inc-1 does not exist"))])
+    notify = Scripted([raising(IncidentGone("incident inc-1 does not exist"))])
 
     described = engine.sfn.describe_execution(executionArn=engine.run(notify, Scripted([answer()])))
 
     assert described["status"] == "SUCCEEDED"
-    assert json.loads(described["output"])["error"]["Error"] == "NotFound"
+    assert json.loads(described["output"])["error"]["Error"] == "IncidentGone"
     assert len(notify.events) == 1
 
 
 def test_an_error_retrying_cannot_fix_fails_the_execution_at_once(engine: Engine) -> None:
-    notify = Scripted([raising(ConfigurationError("there is no escalation policy p"))])
+    notify = Scripted([raising(FinalError("ConfigurationError: there is no escalation policy p"))])
 
     described = engine.sfn.describe_execution(executionArn=engine.run(notify, Scripted([answer()])))
 

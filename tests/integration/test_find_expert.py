@@ -11,6 +11,7 @@ import pytest
 
 from incident_core import aws
 from incident_core.config import Settings
+from incident_core.errors import StepRefused
 from incident_core.models import Severity
 from incident_core.models.action import ActionRun, FindExpertInputs, parse_inputs
 from incident_core.models.incident import (
@@ -23,7 +24,6 @@ from incident_core.models.incident import (
 )
 from incident_core.notifications import SnsNotifier
 from incident_core.providers import ProviderContext, provider_for
-from incident_core.providers.base import StepRefused
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore

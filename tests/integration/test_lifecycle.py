@@ -12,6 +12,7 @@ import pytest
 
 from incident_core import aws
 from incident_core.config import Settings
+from incident_core.errors import StepRefused
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.action import ActionRun, parse_inputs
 from incident_core.models.alert_record import AlertRecord, apply_notification
@@ -19,7 +20,7 @@ from incident_core.models.incident import Incident, IncidentStatus, LifecycleSte
 from incident_core.models.notification import AlertNotification
 from incident_core.notifications import SnsNotifier
 from incident_core.providers import ProviderContext, provider_for
-from incident_core.providers.base import ProviderEvent, ProviderState, StepRefused
+from incident_core.providers.base import ProviderEvent, ProviderState
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore

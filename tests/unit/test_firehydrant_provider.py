@@ -17,12 +17,19 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, NotFound
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
-from incident_core.providers.base import EscalationRequest, ProviderEvent, StepRefused, Unsupported
+from incident_core.providers.base import EscalationRequest, ProviderEvent
 from incident_core.providers.firehydrant import (
     PRIORITY_OF,
     SEVERITY_OF,
@@ -32,7 +39,6 @@ from incident_core.providers.firehydrant import (
     FireHydrantProvider,
     build,
 )
-from incident_core.providers.http import ProviderApiError
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 

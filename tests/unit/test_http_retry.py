@@ -9,8 +9,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from incident_core.errors import RetriesExhausted
 from incident_core.retry import (
-    RetriesExhausted,
     RetryPolicy,
     is_retryable_status,
     retry_report,

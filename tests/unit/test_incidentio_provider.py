@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, MalformedRequest
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedRequest,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
@@ -29,10 +36,8 @@ from incident_core.providers.base import (
     IncidentProvider,
     ProviderEvent,
     ProviderState,
-    StepRefused,
-    Unsupported,
 )
-from incident_core.providers.http import ACTION_RETRY_POLICY, ProviderApiError
+from incident_core.providers.http import ACTION_RETRY_POLICY
 from incident_core.providers.incidentio import (
     CATEGORY_OF_STATUS,
     SEVERITY_POSITION,

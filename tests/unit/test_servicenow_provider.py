@@ -10,13 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers import ProviderContext
-from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.servicenow import (
     STATUS_OF_STATE,
     URGENCY_IMPACT_OF_SEVERITY,

@@ -28,6 +28,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from incident_core.errors import RetriesExhausted, RetryReport
+
 # Failures where the request may not have reached the server, or its answer was lost: sending it again is
 # the only way to learn the outcome. Configuration mistakes (bad URL scheme, proxy setup) are not retried.
 RETRYABLE_TRANSPORT_ERRORS: tuple[type[httpx.TransportError], ...] = (
@@ -76,24 +78,6 @@ class RetryPolicy:
                 return requested
         cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return self.jitter(cap)
-
-
-@dataclass(frozen=True)
-class RetryReport:
-    attempts: int
-    elapsed_seconds: float
-
-
-class RetriesExhausted(Exception):
-    """Every attempt failed in transport (no HTTP answer at all); `last_error` is the final failure."""
-
-    def __init__(self, last_error: httpx.TransportError, report: RetryReport) -> None:
-        super().__init__(
-            f"{type(last_error).__name__}: {last_error} "
-            f"(after {report.attempts} attempts over {report.elapsed_seconds:.1f} s)"
-        )
-        self.last_error = last_error
-        self.report = report
 
 
 def server_requested_delay(response: httpx.Response, *, now: float) -> float | None:

@@ -33,14 +33,8 @@ from urllib.parse import quote
 
 import httpx
 
-from incident_core.errors import ConfigurationError, PortApiError
-from incident_core.retry import (
-    RetriesExhausted,
-    RetryPolicy,
-    is_retryable_status,
-    retry_report,
-    send_with_retries,
-)
+from incident_core.errors import BulkUpsertError, ConfigurationError, EntityFailure, PortApiError, RetriesExhausted
+from incident_core.retry import RetryPolicy, is_retryable_status, retry_report, send_with_retries
 
 DEFAULT_BASE_URL = "https://api.port.io"
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -51,21 +45,6 @@ SEARCH_PAGE_SIZE = 1000
 _LISTED_FAILURES = 10
 
 RunStatus = Literal["SUCCESS", "FAILURE"]
-
-
-@dataclass(frozen=True)
-class EntityFailure:
-    identifier: str
-    status_code: int
-    message: str
-
-
-class BulkUpsertError(PortApiError):
-    """Port refused some entities of a bulk upsert; the others were written. `failures` names each one."""
-
-    def __init__(self, message: str, *, failures: Sequence[EntityFailure], retryable: bool) -> None:
-        super().__init__(message, status_code=207, retryable=retryable)
-        self.failures = tuple(failures)
 
 
 class PortClient:

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, MissingDependencyError
 from incident_core.port.client import PortClient
 
 BUNDLE_SERVICE_BLUEPRINT = "service"
@@ -141,18 +141,6 @@ class Plan(BaseModel):
             f"{len(self.of_type(ChangeType.UNCHANGED))} unchanged"
         )
         return "\n".join([*(planned.describe() for planned in self.changes), counts])
-
-
-class MissingDependencyError(ConfigurationError):
-    """A resource refers to a blueprint that is neither in port/ nor in Port; nothing was written."""
-
-    def __init__(self, missing: Sequence[tuple[PortResource, ResourceRef]]) -> None:
-        reasons = "; ".join(f"{resource.source} refers to {ref}" for resource, ref in missing)
-        super().__init__(
-            f"Port has no blueprint these resources need: {reasons}. Create it in Port first, or, if your "
-            "services live in a blueprint with another identifier, pass it as the service blueprint."
-        )
-        self.missing = [ref for _resource, ref in missing]
 
 
 @dataclass(frozen=True)
@@ -424,7 +412,7 @@ def plan_resources(client: PortClient, resources: Sequence[PortResource]) -> Pla
         (resource, ref) for resource in resources for ref in sorted(dependencies[resource.ref] & absent, key=str)
     ]
     if missing:
-        raise MissingDependencyError(missing)
+        raise MissingDependencyError([(resource.source, ref) for resource, ref in missing])
     return Plan(changes=[_planned(client, ours[ref]) for ref in _dependency_order(resources, dependencies)])
 
 

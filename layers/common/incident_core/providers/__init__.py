@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, Unsupported
 from incident_core.models.incident import ProviderName
 from incident_core.providers import firehydrant, incidentio, jira, opsgenie, pagerduty, servicenow
-from incident_core.providers.base import InboundWebhook, IncidentProvider, Unsupported
+from incident_core.providers.base import InboundWebhook, IncidentProvider
 from incident_core.providers.native import NativeProvider, Notifier
 
 

@@ -35,7 +35,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from incident_core.errors import AuthenticationError, ConfigurationError, NotFound
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
@@ -45,12 +52,10 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     parse_credentials,
 )
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import VendorHttp, default_error_message, vendor_client
 
 if TYPE_CHECKING:
     from incident_core.providers import ProviderContext

@@ -15,16 +15,12 @@ from typing import Any
 
 import httpx
 
-from incident_core.errors import UpstreamError
-from incident_core.retry import RetriesExhausted, RetryPolicy, is_retryable_status, retry_report, send_with_retries
+from incident_core.errors import ProviderApiError, RetriesExhausted
+from incident_core.retry import RetryPolicy, is_retryable_status, retry_report, send_with_retries
 
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 ACTION_RETRY_POLICY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_total_seconds=25.0)
 """A step runs inside one worker invocation (60 s); the queue retries beyond this budget."""
-
-
-class ProviderApiError(UpstreamError):
-    """The vendor refused the request (4xx: retrying will not help) or was unavailable (429/5xx)."""
 
 
 def default_error_message(response: httpx.Response) -> str:

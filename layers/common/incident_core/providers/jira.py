@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from incident_core.errors import AuthenticationError
+from incident_core.errors import AuthenticationError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
@@ -51,8 +51,6 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     parse_credentials,
 )
 from incident_core.providers.http import VendorHttp, default_error_message, vendor_client

@@ -43,18 +43,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from incident_core.errors import ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import (
-    EscalationRequest,
-    ProviderResult,
-    ProviderState,
-    StepRefused,
-    Unsupported,
-    parse_credentials,
-)
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.base import EscalationRequest, ProviderResult, ProviderState, parse_credentials
+from incident_core.providers.http import VendorHttp, default_error_message, vendor_client
 
 if TYPE_CHECKING:
     from incident_core.providers import ProviderContext

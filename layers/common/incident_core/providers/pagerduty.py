@@ -48,7 +48,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from incident_core.errors import AuthenticationError, MalformedRequest, NotFound
+from incident_core.errors import AuthenticationError, MalformedRequest, NotFound, ProviderApiError, StepRefused
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
@@ -57,11 +57,10 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
-    StepRefused,
     parse_credentials,
 )
 from incident_core.providers.context import incident_context, is_email
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import VendorHttp, default_error_message, vendor_client
 from incident_core.validation import first_problem
 
 if TYPE_CHECKING:

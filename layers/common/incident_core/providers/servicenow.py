@@ -39,19 +39,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from incident_core.errors import ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import (
-    EscalationRequest,
-    ProviderResult,
-    ProviderState,
-    StepRefused,
-    Unsupported,
-    parse_credentials,
-)
+from incident_core.providers.base import EscalationRequest, ProviderResult, ProviderState, parse_credentials
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message, vendor_client
+from incident_core.providers.http import VendorHttp, default_error_message, vendor_client
 from incident_core.retry import RetryPolicy
 
 if TYPE_CHECKING:

@@ -17,11 +17,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from incident_core.auth.port_signature import verify_port_signature
-from incident_core.errors import ConfigurationError, Conflict, MalformedRequest, NotFound, UpstreamError
+from incident_core.errors import (
+    ConfigurationError,
+    Conflict,
+    MalformedRequest,
+    NotFound,
+    StepRefused,
+    Unsupported,
+    UpstreamError,
+)
 from incident_core.models.action import ActionRun, parse_action_run, parse_inputs
 from incident_core.models.incident import Incident, LifecycleStep
 from incident_core.normalizers.common import format_utc
-from incident_core.providers.base import StepRefused, Unsupported
 from incident_core.store.incidents import IncidentStore, RunRecord
 from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector

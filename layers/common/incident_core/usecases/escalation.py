@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, IncidentGone, RotationNotStarted
 from incident_core.models.escalation import (
     FALLBACK_LEVEL,
     EscalationPolicy,
@@ -29,7 +29,7 @@ from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.normalizers.common import format_utc
 from incident_core.store.incidents import IncidentStore
 from incident_core.usecases.catalog import EntityDirectory
-from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
+from incident_core.usecases.oncall import Rotation, on_call
 
 logger = Logger(child=True)
 
@@ -118,7 +118,7 @@ class EscalationTasks:
     def _incident(self, state: EscalationState) -> Incident:
         incident = self.incidents.get(state.incidentId)
         if incident is None:
-            raise NotFound(f"incident {state.incidentId} does not exist")
+            raise IncidentGone(f"incident {state.incidentId} does not exist")
         return incident
 
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:

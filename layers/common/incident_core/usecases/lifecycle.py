@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from incident_core.config import Settings
-from incident_core.errors import Conflict, NotFound
+from incident_core.errors import Conflict, NotFound, StepRefused, Unsupported
 from incident_core.models.action import (
     ActionRun,
     AddNoteInputs,
@@ -39,13 +39,7 @@ from incident_core.models.incident import (
     TimelineKind,
 )
 from incident_core.normalizers.common import format_utc
-from incident_core.providers.base import (
-    EscalationRequest,
-    IncidentProvider,
-    ProviderResult,
-    StepRefused,
-    Unsupported,
-)
+from incident_core.providers.base import EscalationRequest, IncidentProvider, ProviderResult
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.usecases.catalog import EntityDirectory

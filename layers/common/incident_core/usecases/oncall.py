@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from incident_core.errors import RotationNotStarted
 from incident_core.providers.context import is_email
 
 _HANDOFF_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -107,10 +108,6 @@ class Rotation(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timeZone)
-
-
-class RotationNotStarted(ValueError):
-    """Asked who is on call before the rotation's first handoff, with no override covering that instant."""
 
 
 def on_call(rotation: Rotation, at: datetime) -> str:

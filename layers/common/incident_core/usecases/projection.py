@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from incident_core.errors import BulkUpsertError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident
-from incident_core.port.client import BulkUpsertError
 from incident_core.retry import is_retryable_status
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
 from incident_core.usecases.housekeeping import stale_properties

@@ -16,18 +16,12 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from incident_core.errors import MalformedRequest, NotFound
+from incident_core.errors import MalformedRequest, NotFound, StepRefused
 from incident_core.models.action import ActionRun, parse_inputs
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
 from incident_core.providers import WEBHOOKS
-from incident_core.providers.base import (
-    EscalationRequest,
-    ProviderEvent,
-    ProviderResult,
-    ProviderState,
-    StepRefused,
-)
+from incident_core.providers.base import EscalationRequest, ProviderEvent, ProviderResult, ProviderState
 from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome
 
 logger = Logger(child=True)

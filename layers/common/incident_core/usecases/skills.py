@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from incident_core.errors import RotationNotStarted, StepRefused
 from incident_core.models.action import ActionRun, FindExpertInputs, StepInputs
 from incident_core.models.incident import Incident, ProviderName, TimelineKind
-from incident_core.providers.base import StepRefused
 from incident_core.providers.native import NativeProvider
 from incident_core.usecases.escalation import ROTATION_BLUEPRINT
 from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, Person, rank_experts
-from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
+from incident_core.usecases.oncall import Rotation, on_call
 
 if TYPE_CHECKING:
     from incident_core.usecases.lifecycle import Answer, LifecycleContext, StepOutcome
