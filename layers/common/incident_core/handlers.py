@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incident_core import aws
+from incident_core.adapters.stepfunctions import StepFunctionsEscalations
 from incident_core.config import Settings, get_settings
 from incident_core.errors import ConfigurationError, IncidentCoreError, state_machine_task
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
@@ -48,7 +49,6 @@ from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, Port
 from incident_core.usecases.escalation import (
     EscalationControl,
     EscalationTasks,
-    StepFunctionsEscalations,
     reconcile_escalations,
 )
 from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome

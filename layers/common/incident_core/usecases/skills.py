@@ -31,10 +31,12 @@ from pydantic import ValidationError
 from incident_core.errors import RotationNotStarted, StepRefused
 from incident_core.models.action import ActionRun, FindExpertInputs, StepInputs
 from incident_core.models.incident import Incident, ProviderName, TimelineKind
+from incident_core.models.oncall import Rotation
+from incident_core.models.person import Person
 from incident_core.providers.native import NativeProvider
 from incident_core.usecases.escalation import ROTATION_BLUEPRINT
-from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, Person, rank_experts
-from incident_core.usecases.oncall import Rotation, on_call
+from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, rank_experts
+from incident_core.usecases.oncall import on_call
 
 if TYPE_CHECKING:
     from incident_core.usecases.lifecycle import Answer, LifecycleContext, StepOutcome
