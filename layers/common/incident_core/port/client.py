@@ -13,7 +13,7 @@ static/apispec.yaml, copied to shared/vendor-specs/port-openapi.json) and Port's
   relations. `run_id` ties the change to an action run while the run is IN_PROGRESS.
 - Search (`POST /v1/blueprints/{bp}/entities/search`) pages with `limit` (1-1000) and `next` → `from`.
 - Rate limits exist but the spec documents no 429; answers carry `x-ratelimit-*` headers, where
-  `x-ratelimit-reset` is UTC epoch seconds (see `retry.py`).
+  `x-ratelimit-reset` is documented as UTC epoch seconds, and was as seconds to wait: `retry.py` reads both.
 - Errors are `{"ok": false, "error": <code>, "message": <text>}`; every answer carries `X-Trace-Id`, which
   is quoted in error messages for Port support.
 - Identifiers may contain `/` (and `:`, `+`, `=`), so they are percent-encoded as path segments.

@@ -29,6 +29,7 @@ from incident_core.errors import (
 from incident_core.models.action import ActionRun, parse_action_run, parse_inputs
 from incident_core.models.incident import Incident, LifecycleStep
 from incident_core.normalizers.common import format_utc
+from incident_core.retry import WaitBudget, waits_within
 from incident_core.store.incidents import IncidentStore, RunRecord
 from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector
@@ -41,6 +42,8 @@ logger = Logger(child=True)
 SUCCESS, FAILURE = "SUCCESS", "FAILURE"
 REFUSALS = (StepRefused, Unsupported, NotFound, MalformedRequest, ConfigurationError)
 """Errors that no retry can fix: the run fails at once with their sentence."""
+STEP_WAIT_SECONDS = 40.0
+"""The most one step waits in total for rate limits and retries: it runs in one worker invocation (60 s)."""
 
 
 class RunReporter(Protocol):
@@ -136,7 +139,7 @@ class ActionRunner:
         if answered is None:
             self.ledger.start_run(run.runId, run.step.value, now=format_utc(self.lifecycle().clock()))
         try:
-            outcome = STEPS[run.step](self.lifecycle(), run, parse_inputs(run))
+            outcome = self._run_step(run)
         except REFUSALS as refusal:
             self._finish(run, FAILURE, refusal.message, None)
             return
@@ -159,6 +162,16 @@ class ActionRunner:
         self.record_metrics(outcome, run.step)
         self._project(outcome.incident, outcome)
         self._report(run, outcome.logs, outcome.summary, link)
+
+    def _run_step(self, run: ActionRun) -> StepOutcome | Answer:
+        """The step itself; its waits for rate limits and retries are bounded and told in the run's log."""
+        waits = WaitBudget(STEP_WAIT_SECONDS)
+        try:
+            with waits_within(waits):
+                return STEPS[run.step](self.lifecycle(), run, parse_inputs(run))
+        finally:
+            for line in waits.describe():
+                self.reporter().log(run.runId, line)
 
     def _report(self, run: ActionRun, logs: list[str], summary: str, link: str | None) -> None:
         reporter = self.reporter()
