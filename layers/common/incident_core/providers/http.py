@@ -17,6 +17,7 @@ import httpx
 
 from incident_core.errors import ProviderApiError, RetriesExhausted
 from incident_core.retry import RetryPolicy, is_retryable_status, retry_report, send_with_retries
+from incident_core.support.urls import check_path
 
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 ACTION_RETRY_POLICY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_total_seconds=25.0)
@@ -67,6 +68,7 @@ class VendorHttp:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        check_path(path)  # an id of "." or ".." in it would address another resource
         request = self.client.build_request(method, path, json=json_body, params=params, headers=headers)
         try:
             response = send_with_retries(self.client, request, self.retry, self.clock, self.sleep)

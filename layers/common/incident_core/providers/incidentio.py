@@ -41,6 +41,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from incident_core.auth.keys import usable_secret
 from incident_core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -490,7 +491,7 @@ def _svix_header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _signing_key(secret: str) -> bytes:
-    encoded = secret.strip().removeprefix(SECRET_PREFIX)
+    encoded = usable_secret(secret, "incident.io webhook", prefix=SECRET_PREFIX)
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -60,6 +60,13 @@ if TYPE_CHECKING:
 
 VENDOR = "Jira"
 API = "/rest/api/3"
+
+
+def _issue_path(key: str, *rest: str) -> str:
+    """An issue's path: the key (from Jira's answers or the incident) is one quoted segment."""
+    return "/".join([f"{API}/issue", quote(key, safe=""), *rest])
+
+
 CLOUD_HOST_SUFFIX = ".atlassian.net"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -291,7 +298,7 @@ class JiraProvider:
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
         key = self._key(incident, "reassigned")
         account_id, shown = self._account(assignee)
-        self.http.request("PUT", f"{API}/issue/{key}/assignee", json_body={"accountId": account_id})
+        self.http.request("PUT", _issue_path(key, "assignee"), json_body={"accountId": account_id})
         return ProviderResult(message=f"Assigned {key} to {shown}", assignee=assignee)
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
@@ -304,7 +311,7 @@ class JiraProvider:
         else:
             update = {"labels": [{"add": label(SERVICE_LABEL_PREFIX, service)} for service in services]}
             where = "labels"
-        self.http.request("PUT", f"{API}/issue/{key}", json_body={"update": update})
+        self.http.request("PUT", _issue_path(key), json_body={"update": update})
         return ProviderResult(message=f"Added {', '.join(services)} to the {where} of {key}")
 
     def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult:
@@ -315,21 +322,19 @@ class JiraProvider:
         key = self._key(incident, "escalated")
         level = request.level or incident.escalationLevel + 1
         priority = self._priority_at(incident.severity, level)
-        self.http.request("PUT", f"{API}/issue/{key}", json_body={"fields": {"priority": {"name": priority}}})
+        self.http.request("PUT", _issue_path(key), json_body={"fields": {"priority": {"name": priority}}})
         done = [f"priority {priority}"]
         if request.user:
             account_id, shown = self._account(request.user)
-            self.http.request("PUT", f"{API}/issue/{key}/assignee", json_body={"accountId": account_id})
+            self.http.request("PUT", _issue_path(key, "assignee"), json_body={"accountId": account_id})
             done.append(f"assigned to {shown}")
         summary = f"Escalated {key} to level {level}: {', '.join(done)}"
-        self.http.request(
-            "POST", f"{API}/issue/{key}/comment", json_body={"body": comment_body(f"{summary} (by {by})")}
-        )
+        self.http.request("POST", _issue_path(key, "comment"), json_body={"body": comment_body(f"{summary} (by {by})")})
         return ProviderResult(message=summary, escalationLevel=level, assignee=request.user)
 
     def add_note(self, incident: Incident, note: str, by: str) -> ProviderResult:
         key = self._key(incident, "noted")
-        self.http.request("POST", f"{API}/issue/{key}/comment", json_body={"body": comment_body(f"{by}:", note)})
+        self.http.request("POST", _issue_path(key, "comment"), json_body={"body": comment_body(f"{by}:", note)})
         return ProviderResult(message=f"Added the note to {key} as a comment")
 
     def resolve(self, incident: Incident, resolution: str, by: str) -> ProviderResult:
@@ -337,13 +342,13 @@ class JiraProvider:
         moved = self._transition(key, self.credentials.resolveTransition, "done", "resolveTransition")
         # A transition may carry a comment only when its screen has one; a separate comment always works.
         self.http.request(
-            "POST", f"{API}/issue/{key}/comment", json_body={"body": comment_body(f"Resolved by {by}:", resolution)}
+            "POST", _issue_path(key, "comment"), json_body={"body": comment_body(f"Resolved by {by}:", resolution)}
         )
         return ProviderResult(message=f"{moved}; commented the resolution")
 
     def get(self, incident: Incident) -> ProviderState:
         key = self._key(incident, "read")
-        issue = self.http.json("GET", f"{API}/issue/{key}", params={"fields": "status,assignee"})
+        issue = self.http.json("GET", _issue_path(key), params={"fields": "status,assignee"})
         category = dig(issue, "fields", "status", "statusCategory", "key")
         # A status Jira does not categorize (or hides) tells us nothing: keep what we know.
         status = STATUS_OF_CATEGORY.get(str(category), incident.status)
@@ -354,7 +359,7 @@ class JiraProvider:
     # Helpers
 
     def _url(self, key: str) -> str:
-        return f"{self.credentials.siteUrl}/browse/{key}"
+        return f"{self.credentials.siteUrl}/browse/{quote(key, safe='')}"
 
     def _key(self, incident: Incident, doing: str) -> str:
         if not incident.externalId:
@@ -393,12 +398,12 @@ class JiraProvider:
         return adf_document(blocks)
 
     def _transition(self, key: str, wanted: str, category: str, setting: str) -> str:
-        listing = self.http.json("GET", f"{API}/issue/{key}/transitions", params={"expand": "transitions.fields"})
+        listing = self.http.json("GET", _issue_path(key, "transitions"), params={"expand": "transitions.fields"})
         transitions = (listing or {}).get("transitions") or []
         offered = [t for t in transitions if t.get("id") and t.get("isAvailable") is not False]
         chosen = _matching_transition(offered, wanted)
         if chosen is None:
-            issue = self.http.json("GET", f"{API}/issue/{key}", params={"fields": "status"})
+            issue = self.http.json("GET", _issue_path(key), params={"fields": "status"})
             status = mapping(dig(issue, "fields", "status"))
             if dig(status, "statusCategory", "key") == category:
                 return f"{key} is already {status.get('name') or category} in Jira"
@@ -410,7 +415,7 @@ class JiraProvider:
         body: dict[str, Any] = {"transition": {"id": str(chosen["id"])}}
         if category == "done" and "resolution" in mapping(chosen.get("fields")):
             body["fields"] = {"resolution": {"name": self.credentials.resolutionName}}
-        self.http.request("POST", f"{API}/issue/{key}/transitions", json_body=body)
+        self.http.request("POST", _issue_path(key, "transitions"), json_body=body)
         return f"Moved {key} to {dig(chosen, 'to', 'name') or wanted} (transition '{chosen.get('name')}')"
 
     def _account(self, person: str) -> tuple[str, str]:

@@ -35,6 +35,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -328,7 +329,7 @@ class ServiceNowProvider:
         sys_id, _ = self._record_of(incident)
         body = self.http.json(
             "GET",
-            f"{INCIDENT_TABLE}/{sys_id}",
+            f"{INCIDENT_TABLE}/{quote(sys_id, safe='')}",
             params={"sysparm_fields": "sys_id,number,state,active,assigned_to.email"},
         )
         record = _result(body)
@@ -372,7 +373,10 @@ class ServiceNowProvider:
 
     def _update(self, sys_id: str, fields: Mapping[str, str]) -> None:
         self.http.request(
-            "PATCH", f"{INCIDENT_TABLE}/{sys_id}", json_body=dict(fields), headers={"X-no-response-body": "true"}
+            "PATCH",
+            f"{INCIDENT_TABLE}/{quote(sys_id, safe='')}",
+            json_body=dict(fields),
+            headers={"X-no-response-body": "true"},
         )
 
     def _find(self, table: str, filters: Mapping[str, str]) -> str | None:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from incident_core.auth.keys import usable_secret
 from incident_core.errors import MalformedRequest, NotFound, StepRefused
 from incident_core.models.action import ActionRun, parse_inputs
 from incident_core.models.alert_record import AlertRecord
@@ -149,7 +150,7 @@ def receive_provider_webhook(
     receiver = WEBHOOKS.get(provider)
     if receiver is None:
         raise NotFound(f"{provider.value} sends no webhooks to this bundle")
-    receiver.verify(headers, body, secret(), now=now)
+    receiver.verify(headers, body, usable_secret(secret(), f"{provider.value} webhook"), now=now)
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

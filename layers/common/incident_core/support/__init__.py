@@ -1,0 +1,1 @@
+"""Small shared helpers, imported by any layer; they import nothing of the bundle but its errors."""
