@@ -1,11 +1,12 @@
-"""Cold import of an ingest function, the way Lambda loads it (the Init phase minus the runtime's own start).
+"""Cold start of the functions, the way Lambda loads them (the Init phase minus the runtime's own start).
 
 Each run is a fresh interpreter (`sys.executable -c`): the function directory and the layer directory
-(layers/common, /opt/python in Lambda) go first on sys.path, then `import app` is timed. The environment
-holds only the function's template variables with fake values and fake AWS credentials, with the instance
-metadata lookup disabled, so nothing can reach the network. The runtime dependencies (Powertools, boto3,
-pydantic, httpx) come from this interpreter's site-packages, where the layer build would put them.
-A separate `-X importtime` run names the modules that cost the most.
+(layers/common, /opt/python in Lambda) go first on sys.path, then `import app`. The figure is the whole
+process, median over RUNS, against the baseline of a bare Powertools handler that also imports boto3, started
+the same way and interleaved run by run. The environment holds only the function's template variables with
+fake values and fake AWS credentials, with the instance metadata lookup disabled, so nothing can reach the
+network. The runtime dependencies come from this interpreter's site-packages, where the layer build would
+put them. A separate `-X importtime` run of the first function names the modules that cost the most.
 """
 
 from __future__ import annotations
@@ -15,16 +16,32 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from devstack.template import REPO, functions, load_template
+from tests.bench.figures import Figure
 from tests.bench.harness import FAKE_AWS_ENV
 
 FUNCTION = "IngestPrometheusFunction"
+FUNCTIONS = {FUNCTION: 1.25, "AlertProcessorFunction": 1.5, "ActionAcknowledgeFunction": 1.5}
+"""Functions measured, with the goal for their ratio to the baseline."""
+BASELINE_HANDLER = """\
+import boto3
+from aws_lambda_powertools import Logger
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return {}
+"""
 LAYER_DIR = REPO / "layers" / "common"
-RUNS = 5
+RUNS = 7
 TOP_MODULES = 5
 _MARKER = "--bench: import app--"
 
@@ -98,9 +115,9 @@ def _fake_value(name: str, value: Any, parameters: dict[str, Any]) -> str:
     return f"fake-{name.lower()}"
 
 
-def _lambda_environment() -> dict[str, str]:
+def _lambda_environment(function: str = FUNCTION) -> dict[str, str]:
     template = load_template()
-    spec = next(f for f in functions(template) if f.logical_id == FUNCTION)
+    spec = next(f for f in functions(template) if f.logical_id == function)
     parameters = template.get("Parameters", {})
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -123,7 +140,7 @@ def _run_once(code: str, environment: dict[str, str], *flags: str) -> subprocess
         check=False,
     )
     if answer.returncode != 0:
-        raise AssertionError(f"importing {FUNCTION} failed:\n{answer.stderr[-3000:]}")
+        raise AssertionError(f"importing app failed:\n{answer.stderr[-3000:]}")
     return answer
 
 
@@ -178,3 +195,39 @@ def run() -> ColdImportResult:
         top=_top_cumulative(traced),
         packages=_top_packages(traced),
     )
+
+
+def _process_ms(code: str, environment: dict[str, str]) -> float:
+    started = time.perf_counter()
+    _run_once(code, environment)
+    return (time.perf_counter() - started) * 1000
+
+
+def group() -> tuple[list[Figure], dict[str, Any]]:
+    """Each function's whole cold process against the bare handler's, interleaved run by run."""
+    template_functions = {f.logical_id: f for f in functions(load_template())}
+    with tempfile.TemporaryDirectory() as baseline_dir:
+        (Path(baseline_dir) / "app.py").write_text(BASELINE_HANDLER)
+        subjects = {"baseline": (_import_code(baseline_dir), _lambda_environment())}
+        for name in FUNCTIONS:
+            subjects[name] = (_import_code(str(template_functions[name].code_dir)), _lambda_environment(name))
+        for code, environment in subjects.values():
+            _run_once(code, environment)  # writes any missing .pyc, as the deployed package already has them
+        runs: dict[str, list[float]] = {name: [] for name in subjects}
+        for _ in range(RUNS):
+            for name, (code, environment) in subjects.items():
+                runs[name].append(_process_ms(code, environment))
+    baseline = statistics.median(runs["baseline"])
+    figures = [
+        Figure(
+            name=f"cold start {name} (process, median of {RUNS})",
+            measured=statistics.median(runs[name]),
+            baseline=baseline,
+            baseline_name="bare Powertools handler + boto3",
+            unit="ms",
+            goal=goal,
+        )
+        for name, goal in FUNCTIONS.items()
+    ]
+    detail = run()
+    return figures, {"process_runs_ms": runs, FUNCTION: detail.as_json()}

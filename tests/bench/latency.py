@@ -22,6 +22,7 @@ import pytest
 
 from incident_core.models.notification import AlertNotification
 from incident_core.queue import AlertQueue
+from tests.bench.figures import Figure
 from tests.bench.harness import handler_logs_captured, local_stack, percentile
 from tests.events import webhook_event
 from tests.integration.conftest import Stack
@@ -105,6 +106,22 @@ def _measure(stack: Stack, source: str, sample: str, calls: int) -> LatencyResul
         max_ms=max(durations) * 1000,
         sqs_send_p50_ms=percentile(measured_sends, 0.50) * 1000,
     )
+
+
+def group() -> tuple[list[Figure], dict[str, Any]]:
+    """Webhook-to-queue p50 per sample, against the share of it that is moto's SQS."""
+    results = run()
+    figures = [
+        Figure(
+            name=f"webhook -> queue p50, {r.source} {r.sample} ({r.calls} calls)",
+            measured=r.p50_ms,
+            baseline=r.sqs_send_p50_ms,
+            baseline_name="of it moto's SQS send",
+            unit="ms",
+        )
+        for r in results
+    ]
+    return figures, {r.source: r.as_json() for r in results}
 
 
 def run(calls: int = 1000) -> list[LatencyResult]:

@@ -22,6 +22,7 @@ from typing import Any
 from incident_core import aws
 from incident_core.models import Source
 from incident_core.store.alerts import AlertStore
+from tests.bench.figures import Figure
 from tests.bench.harness import handler_logs_captured, local_stack
 from tests.events import WEBHOOK_EVENTS, webhook_event
 from tests.fakes.port import TOKEN_ROUTE
@@ -243,3 +244,16 @@ def _check(stack: Stack, result: StormResult, alerts: list[StormAlert]) -> None:
 def run() -> StormResult:
     with local_stack() as stack, handler_logs_captured():
         return _run(stack)
+
+
+def group() -> tuple[list[Figure], dict[str, Any]]:
+    """Port requests per 1,000 notifications, against one request per notification (projecting each)."""
+    flood = run()
+    figure = Figure(
+        name=f"storm: Port requests per 1,000 notifications ({ALERTS} alerts x {INTERVALS} intervals)",
+        measured=flood.per_thousand(flood.port_requests),
+        baseline=1000.0,
+        baseline_name="one per notification",
+        unit="requests",
+    )
+    return [figure], flood.as_json()

@@ -20,9 +20,9 @@ from incident_core.errors import StepRefused
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.jira import JiraProvider, build
+from incident_core.providers.jira.adapter import JiraProvider, build
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
@@ -74,9 +74,15 @@ def server(prism: Callable[[str], PrismServer]) -> PrismServer:
     return prism(SPEC)
 
 
+DEFAULT_SCHEME = {
+    "values": [{"id": str(i), "name": name} for i, name in enumerate(["Highest", "High", "Medium", "Low"])]
+}
+"""The site's priorities (the spec's example lists others): the adapter checks the configured names once."""
+
+
 @pytest.fixture
 def site() -> JiraSite:
-    return JiraSite()
+    return JiraSite(answers={("GET", f"{API}/priority/search"): DEFAULT_SCHEME})
 
 
 def jira(server: PrismServer, site: JiraSite, **settings: Any) -> JiraProvider:
@@ -88,12 +94,12 @@ def jira(server: PrismServer, site: JiraSite, **settings: Any) -> JiraProvider:
         **settings,
     }
     context = ProviderContext(
-        notifier=lambda: pytest.fail("Jira notifies people itself"),
+        pager=lambda: pytest.fail("Jira notifies people itself"),
         link=lambda identifier: PORT_PAGE + identifier,
         credentials=lambda name: secret if name is ProviderName.JIRA else pytest.fail(f"asked for {name}"),
         transport=site,
     )
-    return build(context)
+    return build(context.vendor(ProviderName.JIRA))
 
 
 def alert() -> AlertRecord:
@@ -117,7 +123,11 @@ def test_trigger_opens_an_issue_when_no_earlier_attempt_did(server: PrismServer,
     result = jira(server, site).trigger(incident(externalId=None, severity=Severity.CRITICAL), [alert()])
 
     site.assert_all_accepted()
-    assert site.requests() == [("GET", f"{API}/search/jql"), ("POST", f"{API}/issue")]
+    assert site.requests() == [
+        ("GET", f"{API}/search/jql"),
+        ("GET", f"{API}/priority/search"),
+        ("POST", f"{API}/issue"),
+    ]
     assert result.externalId == CREATED_KEY
     assert result.url == f"{server.url}/browse/{CREATED_KEY}"
     search = site.sent[0].url.params
@@ -148,8 +158,12 @@ def test_acknowledge_takes_the_transition_to_the_configured_status(server: Prism
     result = jira(server, site).acknowledge(incident(), "bo@example.com")
 
     site.assert_all_accepted()
-    assert site.requests() == [("GET", f"{API}/issue/OPS-7/transitions"), ("POST", f"{API}/issue/OPS-7/transitions")]
-    assert site.sent[0].url.params["expand"] == "transitions.fields"
+    assert site.requests() == [
+        ("GET", f"{API}/issue/OPS-7"),
+        ("GET", f"{API}/issue/OPS-7/transitions"),
+        ("POST", f"{API}/issue/OPS-7/transitions"),
+    ]
+    assert site.sent[1].url.params["expand"] == "transitions.fields"
     transition_id, name = TRANSITION_TO_IN_PROGRESS
     assert site.body("POST", f"{API}/issue/OPS-7/transitions") == {"transition": {"id": transition_id}}
     assert result.message == f"Moved OPS-7 to In Progress (transition '{name}')"
@@ -163,8 +177,10 @@ def test_resolve_takes_the_named_transition_and_comments_the_resolution(server: 
 
     site.assert_all_accepted()
     assert site.requests() == [
+        ("GET", f"{API}/issue/OPS-7"),
         ("GET", f"{API}/issue/OPS-7/transitions"),
         ("POST", f"{API}/issue/OPS-7/transitions"),
+        ("GET", f"{API}/issue/OPS-7/comment"),
         ("POST", f"{API}/issue/OPS-7/comment"),
     ]
     assert site.body("POST", f"{API}/issue/OPS-7/transitions") == {"transition": {"id": transition_id}}
@@ -181,7 +197,7 @@ def test_a_transition_the_workflow_lacks_is_refused_naming_the_offered_ones(
         jira(server, site).resolve(incident(), "Fixed", "bo@example.com")
 
     site.assert_all_accepted()
-    assert site.requests() == [("GET", f"{API}/issue/OPS-7/transitions"), ("GET", f"{API}/issue/OPS-7")]
+    assert site.requests() == [("GET", f"{API}/issue/OPS-7"), ("GET", f"{API}/issue/OPS-7/transitions")]
     assert refused.value.message == (
         "Jira offers no transition named 'Done' for OPS-7; available: 'Close Issue' (to In Progress), "
         "'QA Review' (to Closed). Set `resolveTransition` in the Jira secret to one of them."
@@ -192,7 +208,8 @@ def test_reassign_to_an_account_id(server: PrismServer, site: JiraSite) -> None:
     result = jira(server, site).reassign(incident(), EXAMPLE_ACCOUNT_ID, "bo@example.com")
 
     site.assert_all_accepted()
-    assert site.requests() == [("PUT", f"{API}/issue/OPS-7/assignee")]
+    assert site.requests() == [("GET", f"{API}/user"), ("PUT", f"{API}/issue/OPS-7/assignee")]
+    assert site.sent[0].url.params["accountId"] == EXAMPLE_ACCOUNT_ID
     assert site.body("PUT", f"{API}/issue/OPS-7/assignee") == {"accountId": EXAMPLE_ACCOUNT_ID}
     assert result.assignee == EXAMPLE_ACCOUNT_ID
 
@@ -207,7 +224,7 @@ def test_reassign_to_an_email_address_looks_the_user_up(server: PrismServer, sit
     assert site.sent[0].url.params["query"] == "ann@example.com"
     assert site.body("PUT", f"{API}/issue/OPS-7/assignee") == {"accountId": "712020:ann"}
     assert result.assignee == "ann@example.com"
-    assert result.message == "Assigned OPS-7 to Ann Lee (ann@example.com)"
+    assert result.message == "Assigned OPS-7 to ann@example.com"
 
 
 def test_reassign_refuses_an_email_address_that_finds_several_users(server: PrismServer, site: JiraSite) -> None:
@@ -250,13 +267,14 @@ def test_escalate_raises_the_priority_assigns_and_comments(server: PrismServer, 
         ("PUT", f"{API}/issue/OPS-7"),
         ("GET", f"{API}/user/search"),
         ("PUT", f"{API}/issue/OPS-7/assignee"),
+        ("GET", f"{API}/issue/OPS-7/comment"),
         ("POST", f"{API}/issue/OPS-7/comment"),
     ]
     assert site.body("PUT", f"{API}/issue/OPS-7") == {"fields": {"priority": {"name": "Highest"}}}
     assert site.body("PUT", f"{API}/issue/OPS-7/assignee") == {"accountId": "712020:cy"}
     assert result.escalationLevel == 2
     assert result.assignee == "cy@example.com"
-    assert result.message == "Escalated OPS-7 to level 2: priority Highest, assigned to Cy Park (cy@example.com)"
+    assert result.message == "Escalated OPS-7 to level 2: priority Highest, assigned to cy@example.com"
 
 
 def test_add_note_comments_in_adf(server: PrismServer, site: JiraSite) -> None:
@@ -265,7 +283,8 @@ def test_add_note_comments_in_adf(server: PrismServer, site: JiraSite) -> None:
     site.assert_all_accepted()
     body = site.body("POST", f"{API}/issue/OPS-7/comment")["body"]
     assert body["type"] == "doc"
-    assert [block["type"] for block in body["content"]] == ["paragraph", "paragraph", "paragraph"]
+    # Who wrote it, the note's two lines, and the mark that lets a retried step find it.
+    assert [block["type"] for block in body["content"]] == ["paragraph"] * 4
     assert body["content"][2]["content"][1]["marks"] == [
         {"type": "link", "attrs": {"href": "https://status.example.com"}}
     ]

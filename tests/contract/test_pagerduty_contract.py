@@ -26,16 +26,18 @@ import pytest
 from incident_core.errors import ProviderApiError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers import ProviderContext
+from incident_core.models.page import Pager
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.native import Notifier
-from incident_core.providers.pagerduty import PagerDutyProvider, build
+from incident_core.providers.pagerduty.adapter import PagerDutyProvider, build
+from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident
 
 SPEC = "pagerduty-rest-v2.vnd-accept.openapi3.json"
-BY = "ana@example.com"
 EXAMPLE_USER_EMAIL = "125.greenholt.earline@graham.name"
+BY = EXAMPLE_USER_EMAIL
+"""The acting Port user is the user of the spec's examples, so PagerDuty knows them and writes go `From` them."""
+LOOKUPS = ("/users", "/priorities", "/oncalls")
 KNOWN_DETAILS_DEFECT = {
     "location": ["request", "body", "incident", "body", "details"],
     "severity": "Error",
@@ -72,10 +74,23 @@ class Harness:
 
     @property
     def calls(self) -> list[tuple[str, str, dict[str, str]]]:
-        return [(r.method, r.url.path, dict(r.url.params)) for r in self.recording.sent]
+        """What the step did, without the lookups of people and priorities (kept across steps)."""
+        return [
+            (r.method, r.url.path, dict(r.url.params))
+            for r in self.recording.sent
+            if not r.url.path.startswith(LOOKUPS) and not (r.method == "GET" and r.url.path.endswith("/notes"))
+        ]
+
+    @property
+    def writes(self) -> list[tuple[str, str, int]]:
+        return [answer for answer in self.validating.answered if answer[0] != "GET"]
+
+    def write(self, index: int) -> httpx.Request:
+        return [r for r in self.recording.sent if r.method != "GET"][index]
 
     def body(self, index: int) -> Any:
-        return json.loads(self.recording.sent[index].content)
+        """The body of the `index`th write."""
+        return json.loads(self.write(index).content)
 
 
 @pytest.fixture(scope="module")
@@ -92,23 +107,23 @@ def harness_for(server: PrismServer, *, object_details: bool = False) -> Harness
         "fromEmail": "incident-bot@example.com",
         "serviceId": "PWIXJZS",
         "baseUrl": server.url,
-        "priorityIds": {"critical": "P53ZZH5"},
+        "priorityIds": {"critical": "PSLWBL8"},
     }
 
     def credentials(name: ProviderName) -> Mapping[str, Any]:
         assert name is ProviderName.PAGERDUTY
         return secret
 
-    def no_notifier() -> Notifier:
+    def no_notifier() -> Pager:
         raise AssertionError("the PagerDuty adapter pages through PagerDuty, not the notifier")
 
     context = ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
         credentials=credentials,
         transport=recording,
     )
-    return Harness(build(context), validating, recording)
+    return Harness(build(context.vendor(ProviderName.PAGERDUTY)), validating, recording)
 
 
 @pytest.fixture
@@ -132,9 +147,10 @@ def test_trigger_differs_from_the_spec_only_in_its_string_details(harness: Harne
 
     # Prism refuses the string body (400); the adapter then looks for an open incident with its key, and the
     # example list holds only a resolved one, so the refusal stands.
+    key = "inc-20261127-100000-a1b2c3"
     assert harness.calls == [
         ("POST", "/incidents", {}),
-        ("GET", "/incidents", {"incident_key": "prometheus-4f2a", "service_ids[]": "PWIXJZS", "date_range": "all"}),
+        ("GET", "/incidents", {"incident_key": key, "service_ids[]": "PWIXJZS", "date_range": "all"}),
     ]
     assert [(v.method, v.status, v.problems) for v in harness.validating.violations] == [
         ("POST", 400, [KNOWN_DETAILS_DEFECT])
@@ -148,15 +164,15 @@ def test_trigger_matches_the_spec_and_reads_the_created_incident(server: PrismSe
     result = harness.provider.trigger(incident(externalId=None), [alert()])
 
     assert harness.validating.violations == []
-    assert harness.validating.answered == [("POST", "/incidents", 201)]
+    assert harness.writes == [("POST", "/incidents", 201)]
     sent = harness.body(0)["incident"]
-    assert sent["incident_key"] == "prometheus-4f2a"
+    assert sent["incident_key"] == "inc-20261127-100000-a1b2c3"
     assert sent["urgency"] == "high"
-    assert sent["priority"] == {"id": "P53ZZH5", "type": "priority_reference"}
-    assert harness.recording.sent[0].headers["from"] == BY
+    assert sent["priority"] == {"id": "PSLWBL8", "type": "priority_reference"}
+    assert harness.write(0).headers["from"] == BY
     assert result.externalId == "PT4KHLK"
     assert result.url == "https://subdomain.pagerduty.com/incidents/PT4KHLK"
-    assert result.assignee == "Earline Greenholt"
+    assert result.assignee == EXAMPLE_USER_EMAIL
     assert result.providerData["incidentNumber"] == 1234
     assert result.providerData["serviceId"] == "PWIXJZS"
 
@@ -165,7 +181,7 @@ def test_acknowledge(harness: Harness) -> None:
     result = harness.provider.acknowledge(incident(), BY)
 
     assert harness.validating.violations == []
-    assert harness.validating.answered == [("PUT", "/incidents/PT4KHLK", 200)]
+    assert harness.writes == [("PUT", "/incidents/PT4KHLK", 200)]
     assert harness.body(0) == {"incident": {"type": "incident_reference", "status": "acknowledged"}}
     # The example answer is a resolved incident: the adapter reports the step, it does not re-read the status.
     assert result.message == "Acknowledged PagerDuty incident #1234 (PT4KHLK)"
@@ -175,14 +191,14 @@ def test_acknowledge_by_automation_sends_the_configured_from(harness: Harness) -
     harness.provider.acknowledge(incident(), "system")
 
     assert harness.validating.violations == []
-    assert harness.recording.sent[0].headers["from"] == "incident-bot@example.com"
+    assert harness.write(0).headers["from"] == "incident-bot@example.com"
 
 
 def test_resolve(harness: Harness) -> None:
     result = harness.provider.resolve(incident(), "Rolled back release 42", BY)
 
     assert harness.validating.violations == []
-    assert harness.validating.answered == [("PUT", "/incidents/PT4KHLK", 200)]
+    assert harness.writes == [("PUT", "/incidents/PT4KHLK", 200)]
     assert harness.body(0)["incident"]["resolution"] == "Rolled back release 42"
     assert result.message == "Resolved PagerDuty incident #1234 (PT4KHLK)"
 
@@ -191,9 +207,10 @@ def test_reassign_to_a_user(harness: Harness) -> None:
     result = harness.provider.reassign(incident(), EXAMPLE_USER_EMAIL, BY)
 
     assert harness.validating.violations == []
-    assert harness.calls == [("GET", "/users", {"query": EXAMPLE_USER_EMAIL}), ("PUT", "/incidents/PT4KHLK", {})]
-    assert harness.body(1)["incident"]["assignments"] == [{"assignee": {"id": "PXPGF42", "type": "user_reference"}}]
-    assert result.message == "Reassigned PagerDuty incident PT4KHLK to Earline Greenholt"
+    assert harness.recording.sent[0].url.params["query"] == EXAMPLE_USER_EMAIL
+    assert harness.calls == [("PUT", "/incidents/PT4KHLK", {})]
+    assert harness.body(0)["incident"]["assignments"] == [{"assignee": {"id": "PXPGF42", "type": "user_reference"}}]
+    assert result.message == f"Reassigned PagerDuty incident PT4KHLK to {EXAMPLE_USER_EMAIL}"
 
 
 def test_reassign_to_an_escalation_policy_by_name(harness: Harness) -> None:
@@ -201,7 +218,7 @@ def test_reassign_to_an_escalation_policy_by_name(harness: Harness) -> None:
 
     assert harness.validating.violations == []
     assert [call[:2] for call in harness.calls] == [("GET", "/escalation_policies"), ("PUT", "/incidents/PT4KHLK")]
-    assert harness.body(1)["incident"]["escalation_policy"] == {
+    assert harness.body(0)["incident"]["escalation_policy"] == {
         "id": "PANZZEQ",
         "type": "escalation_policy_reference",
     }
@@ -223,9 +240,14 @@ def test_reassign_to_a_team_uses_its_escalation_policy(harness: Harness) -> None
 def test_escalate_to_the_next_level(harness: Harness) -> None:
     result = harness.provider.escalate(incident(escalationLevel=1), EscalationRequest(), BY)
 
+    # The spec's example incident names no escalation policy: the level counts on from Port's.
     assert harness.validating.violations == []
-    assert harness.body(0) == {"incident": {"type": "incident_reference", "escalation_level": 2}}
-    assert (result.escalationLevel, result.assignee) == (2, "Earline Greenholt")
+    assert [write[:2] for write in harness.writes] == [
+        ("POST", "/incidents/PT4KHLK/notes"),
+        ("PUT", "/incidents/PT4KHLK"),
+    ]
+    assert harness.body(1) == {"incident": {"type": "incident_reference", "escalation_level": 2}}
+    assert (result.escalationLevel, result.assignee) == (2, EXAMPLE_USER_EMAIL)
 
 
 def test_escalate_to_a_policy_at_a_level(harness: Harness) -> None:
@@ -236,6 +258,7 @@ def test_escalate_to_a_policy_at_a_level(harness: Harness) -> None:
     assert harness.validating.violations == []
     assert [call[:2] for call in harness.calls] == [
         ("GET", "/escalation_policies"),
+        ("POST", "/incidents/PT4KHLK/notes"),
         ("PUT", "/incidents/PT4KHLK"),
         ("PUT", "/incidents/PT4KHLK"),
     ]
@@ -246,7 +269,7 @@ def test_escalate_to_a_user(harness: Harness) -> None:
     result = harness.provider.escalate(incident(), EscalationRequest(user=EXAMPLE_USER_EMAIL), BY)
 
     assert harness.validating.violations == []
-    assert [call[:2] for call in harness.calls] == [("GET", "/users"), ("PUT", "/incidents/PT4KHLK")]
+    assert [call[:2] for call in harness.calls] == [("PUT", "/incidents/PT4KHLK")]
     assert result.assignee == EXAMPLE_USER_EMAIL
 
 
@@ -254,8 +277,10 @@ def test_add_note(harness: Harness) -> None:
     result = harness.provider.add_note(incident(), "Rolled back release 42", BY)
 
     assert harness.validating.violations == []
-    assert harness.validating.answered == [("POST", "/incidents/PT4KHLK/notes", 200)]
-    assert harness.body(0) == {"note": {"content": "Rolled back release 42"}}
+    assert harness.writes == [("POST", "/incidents/PT4KHLK/notes", 200)]
+    assert harness.body(0) == {
+        "note": {"content": "Rolled back release 42\n\n[port:inc-20261127-100000-a1b2c3:note:1]"}
+    }
     assert result.message == "Added the note to PagerDuty incident PT4KHLK"
 
 
@@ -263,7 +288,7 @@ def test_associate_services_adds_a_note(harness: Harness) -> None:
     harness.provider.associate_services(incident(), ["payments", "ledger"], BY)
 
     assert harness.validating.violations == []
-    assert harness.validating.answered == [("POST", "/incidents/PT4KHLK/notes", 200)]
+    assert harness.writes == [("POST", "/incidents/PT4KHLK/notes", 200)]
 
 
 def test_get(harness: Harness) -> None:
@@ -272,7 +297,7 @@ def test_get(harness: Harness) -> None:
     assert harness.validating.violations == []
     assert harness.calls == [("GET", "/incidents/PT4KHLK", {"include[]": "assignees"})]
     assert state.status is IncidentStatus.ACKNOWLEDGED
-    assert state.assignee == "Earline Greenholt"
+    assert state.assignee == EXAMPLE_USER_EMAIL
     assert state.url == "https://subdomain.pagerduty.com/incidents/PT4KHLK"
 
 

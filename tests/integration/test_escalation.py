@@ -16,7 +16,7 @@ from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.escalation import FALLBACK_LEVEL, parse_policy
 from incident_core.models.incident import Incident, IncidentStatus, TimelineKind
-from incident_core.notifications import Pagers, SnsNotifier
+from incident_core.notifications import Pagers, SnsPager
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
@@ -89,7 +89,7 @@ def escalations(aws_env: None) -> Escalations:
     tasks = EscalationTasks(
         incidents=incidents,
         directory=lambda: LocalDirectory(store),
-        pager=lambda: Pagers([SnsNotifier(topic.sns, topic.arn)]),
+        pager=lambda: Pagers([SnsPager(topic.sns, topic.arn)]),
         link=lambda identifier: f"https://app.port.io/incidentEntity?identifier={identifier}",
         clock=lambda: NOW,
     )

@@ -8,7 +8,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from incident_core.errors import FinalError, IncidentGone, RetryableError, state
 from incident_core.models.alert import Severity
 from incident_core.models.escalation import Position, page_key
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
+from incident_core.models.page import Page
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
@@ -205,11 +206,12 @@ class FlakyPager:
     pages: list[str] = field(default_factory=list)
     refused: int = 0
 
-    def page(self, incident: Incident, recipients: Sequence[str], subject: str, message: str) -> None:
-        if "level 2" in subject and self.refused < self.failures:
+    def page(self, page: Page) -> None:
+        level = "level 2" if "level 2" in page.subject else "level 1"
+        if level == "level 2" and self.refused < self.failures:
             self.refused += 1
             raise self.error
-        self.pages.append(subject.rsplit(" — ", 1)[-1])
+        self.pages.append(level)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from incident_core import aws
 from incident_core.config import Settings
 from incident_core.errors import StepRefused
 from incident_core.models import Severity
-from incident_core.models.action import ActionRun, FindExpertInputs, parse_inputs
+from incident_core.models.action import ActionRun, FindExpertInputs
 from incident_core.models.incident import (
     Incident,
     IncidentStatus,
@@ -22,15 +22,16 @@ from incident_core.models.incident import (
     TimelineEntry,
     TimelineKind,
 )
-from incident_core.notifications import SnsNotifier
-from incident_core.providers import ProviderContext, provider_for
+from incident_core.notifications import SnsPager
+from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
 from incident_core.usecases.escalation import ROTATION_BLUEPRINT
-from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
+from incident_core.usecases.incident_toolkit import Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.skills import RESPONDER_BLUEPRINT, ExpertSearch, search_experts
+from incident_core.usecases.steps import STEPS
 from tests.integration.conftest import PagesTopic, create_table, seed_entities
 
 REGION = "us-east-1"
@@ -115,11 +116,11 @@ class World:
 
     def answer(self, entity: str | None, run_id: str = "r_find_1", **inputs: Any) -> StepOutcome | Answer:
         run = self.action(entity, run_id, **inputs)
-        return STEPS[LifecycleStep.FIND_EXPERT](self.ctx, run, parse_inputs(run))
+        return STEPS[LifecycleStep.FIND_EXPERT].take(self.ctx, run)
 
     def search(self, entity: str | None, **inputs: Any) -> ExpertSearch:
         run = self.action(entity, **inputs)
-        return search_experts(self.ctx, run, parse_inputs(run))
+        return search_experts(self.ctx, run, STEPS[LifecycleStep.FIND_EXPERT].inputs_of(run))
 
     def pages(self) -> list[dict[str, Any]]:
         return self.topic.received()
@@ -131,15 +132,21 @@ def world(aws_env: None) -> World:
     projections = ProjectionStore(aws.dynamodb(), tables["PortEntitiesTable"])
     seed_entities(projections, [*RESPONDERS, *ROTATIONS])
     topic = PagesTopic.create()
-    providers = ProviderContext(
-        notifier=lambda: SnsNotifier(topic.sns, topic.arn),
-        link=lambda identifier: f"https://app.port.io/x/{identifier}",
-    )
+
+    def pager() -> SnsPager:
+        return SnsPager(topic.sns, topic.arn)
+
+    def link(identifier: str) -> str:
+        return f"https://app.port.io/x/{identifier}"
+
+    providers = ProviderContext(pager=pager, link=link)
     ctx = LifecycleContext(
         incidents=IncidentStore(tables["IncidentsTable"]),
         alerts=AlertStore(tables["AlertsTable"]),
         provider=lambda name: provider_for(name, providers),
         directory=lambda: LocalDirectory(projections),
+        pager=pager,
+        link=link,
         settings=Settings(),
         clock=lambda: T0,
     )
@@ -271,7 +278,7 @@ def test_the_responder_input_takes_ports_user_object_and_blank_inputs_are_none()
     run = ActionRun(
         runId="r1", step=LifecycleStep.FIND_EXPERT, inputs={"skill": "  ", "addResponder": {"email": "mo@example.com"}}
     )
-    assert parse_inputs(run) == FindExpertInputs(skill=None, addResponder="mo@example.com")
+    assert STEPS[run.step].inputs_of(run) == FindExpertInputs(skill=None, addResponder="mo@example.com")
 
 
 # Refusals

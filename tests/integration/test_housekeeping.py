@@ -17,9 +17,9 @@ from incident_core.config import Settings, get_settings
 from incident_core.errors import ConfigurationError, UpstreamError
 from incident_core.models import AlertStatus, Source
 from incident_core.models.alert_record import AlertRecord
-from incident_core.normalizers.common import format_utc
 from incident_core.queue import AlertQueue
 from incident_core.store.alerts import AlertStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.housekeeping import (
     ExpiryOutcome,
     HeartbeatOutcome,

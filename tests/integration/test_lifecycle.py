@@ -15,23 +15,25 @@ from incident_core import aws
 from incident_core.config import Settings
 from incident_core.errors import StepRefused
 from incident_core.models import Alert, AlertStatus, Severity, Source
-from incident_core.models.action import ActionRun, parse_inputs
+from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName, TimelineKind
 from incident_core.models.notification import AlertNotification
-from incident_core.notifications import SnsNotifier
-from incident_core.providers import ProviderContext, provider_for
+from incident_core.notifications import SnsPager
 from incident_core.providers.base import ProviderEvent, ProviderResult, ProviderState
 from incident_core.providers.http import VendorHttp
+from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.retry import RetryPolicy
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.actions import STEP_WAIT_SECONDS, ActionRunner
 from incident_core.usecases.catalog import LocalDirectory
-from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome, correlate_alert
+from incident_core.usecases.correlation import correlate_alert
+from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector
 from incident_core.usecases.provider_sync import EchoProvider, apply_provider_event, reconcile
+from incident_core.usecases.steps import STEPS
 from tests.integration.conftest import PagesTopic, create_table, seed_entities, serialize_dynamodb_requests
 
 REGION = "us-east-1"
@@ -67,7 +69,7 @@ class World:
         run_id = f"r_{step.value}_{len(self.ctx.incidents.get(entity).timeline) if isinstance(entity, str) else 0}"
         body = entity if isinstance(entity, dict) else ({"identifier": entity} if entity else None)
         run = ActionRun(runId=run_id, step=step, entity=body, inputs=inputs, user="ana@example.com")
-        return STEPS[step](self.ctx, run, parse_inputs(run))
+        return STEPS[step].take(self.ctx, run)
 
     def store_alert(self, external_id: str = "3f1c9a7e5b2d4c60", **changes: Any) -> AlertRecord:
         fields: dict[str, Any] = {
@@ -105,15 +107,21 @@ def world(aws_env: None) -> World:
     )
     pages = PagesTopic.create()
     clock = Clock()
-    providers = ProviderContext(
-        notifier=lambda: SnsNotifier(pages.sns, pages.arn),
-        link=lambda identifier: f"https://app.port.io/x/{identifier}",
-    )
+
+    def pager() -> SnsPager:
+        return SnsPager(pages.sns, pages.arn)
+
+    def link(identifier: str) -> str:
+        return f"https://app.port.io/x/{identifier}"
+
+    providers = ProviderContext(pager=pager, link=link)
     ctx = LifecycleContext(
         incidents=IncidentStore(tables["IncidentsTable"]),
         alerts=AlertStore(tables["AlertsTable"]),
         provider=lambda name: provider_for(name, providers),
         directory=lambda: LocalDirectory(projections),
+        pager=pager,
+        link=link,
         settings=Settings(),
         clock=clock,
     )
@@ -257,7 +265,7 @@ def test_an_acknowledge_racing_a_resolve_ends_in_one_consistent_state(world: Wor
         )
         start.wait()
         try:
-            results[name.value] = STEPS[name](world.ctx, run, parse_inputs(run))
+            results[name.value] = STEPS[name].take(world.ctx, run)
         except StepRefused as refused:
             results[name.value] = refused
 
@@ -320,8 +328,8 @@ def test_acknowledging_twice_is_refused_with_who_has_it(world: World) -> None:
 def test_the_same_run_is_not_done_twice(world: World) -> None:
     incident = _open_manually(world).identifier
     run = ActionRun(runId="r_same", step=LifecycleStep.ADD_NOTE, entity={"identifier": incident}, inputs={"note": "x"})
-    STEPS[run.step](world.ctx, run, parse_inputs(run))
-    again = STEPS[run.step](world.ctx, run, parse_inputs(run))
+    STEPS[run.step].take(world.ctx, run)
+    again = STEPS[run.step].take(world.ctx, run)
     assert [e.kind for e in again.incident.timeline].count(TimelineKind.NOTE) == 1
 
 

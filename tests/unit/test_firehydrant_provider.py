@@ -28,17 +28,14 @@ from incident_core.errors import (
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest, ProviderEvent
-from incident_core.providers.firehydrant import (
-    PRIORITY_OF,
-    SEVERITY_OF,
-    STATUS_OF_MILESTONE,
-    WEBHOOK,
-    Credentials,
-    FireHydrantProvider,
-    build,
-)
+from incident_core.providers.firehydrant.adapter import FireHydrantProvider, build
+from incident_core.providers.firehydrant.credentials import DEFAULT_PRIORITIES as PRIORITY_OF
+from incident_core.providers.firehydrant.credentials import DEFAULT_SEVERITIES as SEVERITY_OF
+from incident_core.providers.firehydrant.credentials import Credentials
+from incident_core.providers.firehydrant.models import STATUS_OF_MILESTONE
+from incident_core.providers.firehydrant.webhook import WEBHOOK
+from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -55,9 +52,36 @@ BASE_CREDENTIALS: dict[str, Any] = {
 Answer = httpx.Response | Callable[[httpx.Request], httpx.Response]
 
 
+ORGANISATION: dict[str, Any] = {
+    "/v1/severities": {"data": [{"slug": f"SEV{n}", "position": n} for n in range(1, 6)]},
+    "/v1/priorities": {"data": [{"slug": f"P{n}", "position": n} for n in range(1, 5)]},
+    "/v1/lifecycles/phases": {
+        "data": [
+            {"position": 1, "milestones": [{"slug": "started", "position": 1}, {"slug": "detected", "position": 2}]},
+            {
+                "position": 2,
+                "milestones": [
+                    {"slug": "acknowledged", "position": 1},
+                    {"slug": "investigating", "position": 2},
+                    {"slug": "triaged", "position": 3},
+                ],
+            },
+            {"position": 3, "milestones": [{"slug": "resolved", "position": 1}, {"slug": "closed", "position": 2}]},
+        ]
+    },
+    "/v1/teams": {"data": [{"id": "team-db", "name": "Database"}]},
+}
+"""The organisation's vocabulary, answered unless a test routes otherwise (its default severities and
+priorities; a lifecycle with a custom `triaged` milestone)."""
+
+
 @dataclass
 class FakeFireHydrant:
-    """Routes (method, path) to queued answers; an unrouted request fails the test with a 599 and a note."""
+    """Routes (method, path) to queued answers; an unrouted request fails the test with a 599 and a note.
+
+    Unrouted, the organisation's vocabulary is listed, an incident has no timeline events yet, and the
+    incident reads as just started.
+    """
 
     routes: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -68,16 +92,27 @@ class FakeFireHydrant:
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         queue = self.routes.get((request.method, request.url.path))
-        if not queue:
-            return httpx.Response(599, json={"detail": f"unrouted {request.method} {request.url.path}"})
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        return answer(request) if callable(answer) else answer
+        if queue:
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            return answer(request) if callable(answer) else answer
+        if request.method == "GET" and request.url.path in ORGANISATION:
+            return httpx.Response(200, json=ORGANISATION[request.url.path])
+        if request.method == "GET" and request.url.path == f"/v1/incidents/{FH_ID}/events":
+            return httpx.Response(200, json={"data": []})
+        if request.method == "GET" and request.url.path == f"/v1/incidents/{FH_ID}":
+            return httpx.Response(200, json=_entity(current_milestone="started"))
+        return httpx.Response(599, json={"detail": f"unrouted {request.method} {request.url.path}"})
 
     def sent(self) -> list[tuple[str, str]]:
-        return [(r.method, r.url.path) for r in self.requests]
+        """What the step did, without reading the organisation's vocabulary."""
+        return [(r.method, r.url.path) for r in self.requests if r.url.path not in ORGANISATION]
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(r.method, r.url.path) for r in self.requests if r.method != "GET"]
 
     def body(self, index: int) -> Any:
-        return json.loads(self.requests[index].content)
+        """The body of the `index`th write."""
+        return json.loads([r for r in self.requests if r.method != "GET"][index].content)
 
 
 def _context(fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None) -> ProviderContext:
@@ -86,7 +121,7 @@ def _context(fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None
 
     secret = dict(BASE_CREDENTIALS if credentials is None else credentials)
     return ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"{PORT_URL}{identifier}",
         credentials=lambda name: secret if name is ProviderName.FIREHYDRANT else {},
         transport=httpx.MockTransport(fake.handle),
@@ -96,7 +131,7 @@ def _context(fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None
 def _provider(
     fake: FakeFireHydrant, credentials: Mapping[str, Any] | None = None, clock: FakeClock | None = None
 ) -> FireHydrantProvider:
-    provider = build(_context(fake, credentials))
+    provider = build(_context(fake, credentials).vendor(ProviderName.FIREHYDRANT))
     clock = clock or FakeClock()
     provider.http.clock = clock
     provider.http.sleep = clock.sleep
@@ -175,17 +210,17 @@ def test_default_milestones_map_to_our_status(milestone: str, status: IncidentSt
 
 def test_missing_bot_token_is_a_configuration_error_naming_it() -> None:
     with pytest.raises(ConfigurationError, match="firehydrant credentials are incomplete: botToken"):
-        build(_context(FakeFireHydrant(), {"serviceIds": {}}))
+        build(_context(FakeFireHydrant(), {"serviceIds": {}}).vendor(ProviderName.FIREHYDRANT))
 
 
 def test_a_misspelt_key_is_refused_by_name() -> None:
     with pytest.raises(ConfigurationError, match="serviceIDs"):
-        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "serviceIDs": {}}))
+        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "serviceIDs": {}}).vendor(ProviderName.FIREHYDRANT))
 
 
 def test_an_unknown_region_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="region"):
-        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "region": "apac"}))
+        build(_context(FakeFireHydrant(), {"botToken": "fhb-x", "region": "apac"}).vendor(ProviderName.FIREHYDRANT))
 
 
 @pytest.mark.parametrize(
@@ -237,7 +272,7 @@ def test_trigger_searches_by_tag_then_opens_with_the_alert_context() -> None:
     search = fake.requests[0].url.params
     assert search["tags"] == f"port-{incident.identifier}"
     assert search["tag_match_strategy"] == "match_all"
-    body = fake.body(1)
+    body = fake.body(0)
     assert body["name"] == "Checkout error rate above 5%"
     assert (body["severity"], body["priority"]) == ("SEV1", "P1")
     assert body["summary"] == "Error rate 7.2% on checkout\nSource: https://prometheus.example/graph?g0.expr=rate"
@@ -252,7 +287,7 @@ def test_trigger_searches_by_tag_then_opens_with_the_alert_context() -> None:
     assert "Dedup key: prometheus-5f1e0c2a9b" in description
     assert "https://prometheus.example/graph?g0.expr=rate" in description
     assert "impacts" not in body  # no severity-matrix condition configured: added one by one below
-    assert fake.body(2) == {"id": "svc-checkout"}
+    assert fake.body(1) == {"id": "svc-checkout"}
     assert result.externalId == FH_ID
     assert result.url == f"https://app.firehydrant.io/incidents/{FH_ID}"
     assert result.providerData == {"incidentNumber": 602}
@@ -271,7 +306,7 @@ def test_trigger_names_impacts_at_creation_when_a_condition_is_configured() -> N
     provider.trigger(_incident(services=("checkout", "payments"), severity=Severity.WARNING), [])
 
     assert fake.sent() == [("GET", "/v1/incidents"), ("POST", "/v1/incidents")]
-    body = fake.body(1)
+    body = fake.body(0)
     assert body["impacts"] == [
         {"type": "service", "id": "svc-checkout", "condition_id": "cond-degraded"},
         {"type": "service", "id": "svc-payments", "condition_id": "cond-degraded"},
@@ -319,12 +354,16 @@ def test_an_answer_without_an_id_is_a_retryable_failure() -> None:
 # Milestones and notes
 
 
+MARK = "[port:inc-20261127-100000-a1b2c3:{}:1]"
+
+
 def test_acknowledge_moves_to_the_acknowledged_milestone_with_a_note() -> None:
     fake = FakeFireHydrant()
     fake.on("PATCH", f"/v1/incidents/{FH_ID}/impact", httpx.Response(200, json=_entity()))
     result = _provider(fake).acknowledge(_incident(), "dana@example.com")
-    assert fake.sent() == [("PATCH", f"/v1/incidents/{FH_ID}/impact")]
-    assert fake.body(0) == {"milestone": "acknowledged", "note": "Acknowledged by dana@example.com (from Port)."}
+    assert fake.writes() == [("PATCH", f"/v1/incidents/{FH_ID}/impact")]
+    note = f"Acknowledged by dana@example.com (from Port).\n\n{MARK.format('acknowledged')}"
+    assert fake.body(0) == {"milestone": "acknowledged", "note": note}
     assert result.message == "Moved the FireHydrant incident to the acknowledged milestone"
 
 
@@ -335,14 +374,50 @@ def test_acknowledge_uses_the_organizations_own_milestone_slug() -> None:
     assert fake.body(0)["milestone"] == "triaged"
 
 
-def test_add_note_posts_to_the_timeline_privately() -> None:
+def test_acknowledge_never_moves_an_incident_back_from_a_later_milestone() -> None:
+    fake = FakeFireHydrant()
+    fake.on("GET", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity(current_milestone="investigating")))
+
+    result = _provider(fake).acknowledge(_incident(), "dana")
+
+    assert fake.writes() == []
+    assert result.message == "The FireHydrant incident is already at investigating, past acknowledged"
+
+
+def test_a_milestone_the_organisation_does_not_have_is_named_with_the_secret() -> None:
+    fake = FakeFireHydrant()
+    provider = _provider(fake, {**BASE_CREDENTIALS, "acknowledgedMilestone": "ack"})
+    provider.http.credentials_in = "the secret acme/firehydrant"
+
+    with pytest.raises(ConfigurationError) as caught:
+        provider.acknowledge(_incident(), "dana")
+
+    assert caught.value.message == (
+        "acknowledgedMilestone in the secret acme/firehydrant is 'ack', which is not a milestone of this "
+        "FireHydrant organisation; it has: started, detected, acknowledged, investigating, triaged, resolved, closed"
+    )
+    assert fake.writes() == []
+
+
+def test_add_note_posts_to_the_timeline_privately_with_its_mark() -> None:
     fake = FakeFireHydrant()
     fake.on("POST", f"/v1/incidents/{FH_ID}/notes", httpx.Response(201, json={"id": "note-1"}))
     _provider(fake).add_note(_incident(), "Rolled back deploy 4411", "dana@example.com")
     assert fake.body(0) == {
-        "body": "Rolled back deploy 4411\n\n— dana@example.com (from Port)",
+        "body": f"Rolled back deploy 4411\n\n— dana@example.com (from Port)\n\n{MARK.format('note')}",
         "visibility": "private_to_org",
     }
+
+
+def test_a_note_an_earlier_attempt_posted_is_not_posted_again() -> None:
+    fake = FakeFireHydrant()
+    posted = {"type": "bulk_update", "data": {"note": {"body": f"Rolled back\n\n{MARK.format('note')}"}}}
+    fake.on("GET", f"/v1/incidents/{FH_ID}/events", httpx.Response(200, json={"data": [posted]}))
+
+    result = _provider(fake).add_note(_incident(), "Rolled back", "dana@example.com")
+
+    assert fake.writes() == []
+    assert result.message == "The note was already on the FireHydrant timeline"
 
 
 def test_resolve_writes_the_resolution_then_resolves() -> None:
@@ -350,9 +425,22 @@ def test_resolve_writes_the_resolution_then_resolves() -> None:
     fake.on("POST", f"/v1/incidents/{FH_ID}/notes", httpx.Response(201, json={"id": "note-1"}))
     fake.on("PUT", f"/v1/incidents/{FH_ID}/resolve", httpx.Response(200, json=_entity()))
     _provider(fake).resolve(_incident(), "Bad config rolled back", "dana@example.com")
-    assert fake.sent() == [("POST", f"/v1/incidents/{FH_ID}/notes"), ("PUT", f"/v1/incidents/{FH_ID}/resolve")]
-    assert fake.body(0)["body"] == "Resolved by dana@example.com (from Port): Bad config rolled back"
+    assert fake.writes() == [("POST", f"/v1/incidents/{FH_ID}/notes"), ("PUT", f"/v1/incidents/{FH_ID}/resolve")]
+    assert fake.body(0)["body"] == (
+        f"Resolved by dana@example.com (from Port): Bad config rolled back\n\n{MARK.format('resolved')}"
+    )
     assert fake.body(1) == {"milestone": "resolved"}
+
+
+def test_resolving_a_resolved_incident_is_done_not_refused() -> None:
+    fake = FakeFireHydrant()
+    fake.on("GET", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity(current_milestone="closed")))
+    fake.on("POST", f"/v1/incidents/{FH_ID}/notes", httpx.Response(201, json={"id": "note-1"}))
+
+    result = _provider(fake).resolve(_incident(), "fixed", "dana")
+
+    assert ("PUT", f"/v1/incidents/{FH_ID}/resolve") not in fake.writes()
+    assert result.message == "The FireHydrant incident was already closed; noted the resolution"
 
 
 def test_a_step_before_the_incident_reached_firehydrant_is_refused() -> None:
@@ -380,20 +468,20 @@ def test_reassign_hands_the_commander_role_to_the_user_found_by_email() -> None:
     fake.on("GET", "/v1/users", httpx.Response(200, json={"data": users}))
     path = f"/v1/incidents/{FH_ID}/role_assignments"
     fake.on("POST", path, httpx.Response(201, json={"id": "ra-new"}))
-    active = [
+    before = [
         _assignment("ra-old", COMMANDER_ROLE, "u-sam", "sam@example.com"),
-        _assignment("ra-new", COMMANDER_ROLE, "u-dana", "dana@example.com"),
         _assignment("ra-scribe", "role-scribe", "u-lee", "lee@example.com"),
     ]
-    fake.on("GET", path, httpx.Response(200, json={"data": active}))
+    after = [*before, _assignment("ra-new", COMMANDER_ROLE, "u-dana", "dana@example.com")]
+    fake.on("GET", path, httpx.Response(200, json={"data": before}), httpx.Response(200, json={"data": after}))
     fake.on("DELETE", f"{path}/ra-old", httpx.Response(200, json={}))
 
     result = _provider(fake).reassign(_incident(), "dana@example.com", "sam@example.com")
 
-    assert fake.sent() == [("GET", "/v1/users"), ("POST", path), ("GET", path), ("DELETE", f"{path}/ra-old")]
+    assert fake.writes() == [("POST", path), ("DELETE", f"{path}/ra-old")]
     assert fake.requests[0].url.params["query"] == "dana@example.com"
-    assert fake.body(1) == {"user_id": "u-dana", "incident_role_id": COMMANDER_ROLE}
-    assert fake.requests[2].url.params["status"] == "active"
+    assert fake.body(0) == {"user_id": "u-dana", "incident_role_id": COMMANDER_ROLE}
+    assert all(r.url.params["status"] == "active" for r in fake.requests if (r.method, r.url.path) == ("GET", path))
     assert result.assignee == "dana@example.com"
 
 
@@ -404,7 +492,8 @@ def test_reassign_uses_the_mapped_user_id_without_a_lookup() -> None:
     fake.on("GET", path, httpx.Response(200, json={"data": []}))
     provider = _provider(fake, {**BASE_CREDENTIALS, "userIds": {"dana@corp.example": "u-dana"}})
     provider.reassign(_incident(), "dana@corp.example", "sam")
-    assert fake.sent() == [("POST", path), ("GET", path)]
+    assert ("GET", "/v1/users") not in fake.sent()
+    assert fake.writes() == [("POST", path)]
     assert fake.body(0)["user_id"] == "u-dana"
 
 
@@ -414,6 +503,19 @@ def test_reassign_to_a_mapped_team_assigns_the_team() -> None:
     result = _provider(fake).reassign(_incident(), "payments-oncall", "sam")
     assert fake.body(0) == {"team_id": "team-payments"}
     assert result.assignee == "payments-oncall"
+
+
+def test_a_team_not_in_team_ids_is_found_by_name_or_named_as_unknown() -> None:
+    fake = FakeFireHydrant()
+    fake.on("POST", f"/v1/incidents/{FH_ID}/team_assignments", httpx.Response(201))
+    provider = _provider(fake)
+
+    provider.escalate(_incident(escalationLevel=2), EscalationRequest(level=2, policy="Database"), "sam")
+    with pytest.raises(NotFound, match="FireHydrant has no team named Billing"):
+        provider.escalate(_incident(escalationLevel=2), EscalationRequest(level=2, policy="Billing"), "sam")
+
+    assert fake.body(0) == {"team_id": "team-db"}
+    assert fake.writes() == [("POST", f"/v1/incidents/{FH_ID}/team_assignments")]
 
 
 def test_reassign_to_someone_firehydrant_does_not_know_says_so() -> None:
@@ -442,10 +544,20 @@ def test_escalate_raises_the_severity_one_step_per_level() -> None:
     fake = FakeFireHydrant()
     fake.on("GET", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity(severity="SEV3")))
     fake.on("PATCH", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity(severity="SEV2")))
-    result = _provider(fake).escalate(_incident(escalationLevel=1), EscalationRequest(), "sam")
-    assert fake.body(1) == {"severity": "SEV2"}
+    incident = _incident(escalationLevel=1, severity=Severity.WARNING)
+    result = _provider(fake).escalate(incident, EscalationRequest(), "sam")
+    assert fake.body(0) == {"severity": "SEV2"}
     assert result.escalationLevel == 2
     assert result.message == "Escalated to level 2 in FireHydrant: raised the severity from SEV3 to SEV2"
+
+
+def test_a_repeated_escalation_finds_the_severity_raised_and_raises_it_no_further() -> None:
+    fake = FakeFireHydrant()
+    fake.on("GET", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity(severity="SEV2")))
+    incident = _incident(escalationLevel=1, severity=Severity.WARNING)
+    result = _provider(fake).escalate(incident, EscalationRequest(), "sam")
+    assert fake.writes() == []
+    assert result.message == "Escalated to level 2 in FireHydrant: the severity is already SEV2"
 
 
 def test_escalate_to_a_policy_and_user_assigns_the_team_and_hands_command() -> None:
@@ -459,11 +571,11 @@ def test_escalate_to_a_policy_and_user_assigns_the_team_and_hands_command() -> N
     provider = _provider(fake, {**BASE_CREDENTIALS, "userIds": {"lead@example.com": "u-lead"}})
 
     request = EscalationRequest(level=3, policy="payments-oncall", user="lead@example.com")
-    result = provider.escalate(_incident(escalationLevel=1), request, "sam")
+    result = provider.escalate(_incident(escalationLevel=1, severity=Severity.INFO), request, "sam")
 
-    assert fake.body(1) == {"severity": "SEV2"}  # two levels up from SEV4
-    assert fake.body(2) == {"team_id": "team-payments"}
-    assert fake.body(3) == {"user_id": "u-lead", "incident_role_id": COMMANDER_ROLE}
+    assert fake.body(0) == {"severity": "SEV2"}  # two levels up from SEV4
+    assert fake.body(1) == {"team_id": "team-payments"}
+    assert fake.body(2) == {"user_id": "u-lead", "incident_role_id": COMMANDER_ROLE}
     assert (result.escalationLevel, result.escalationPolicy, result.assignee) == (
         3,
         "payments-oncall",
@@ -484,7 +596,7 @@ def test_escalate_falls_back_to_our_severity_when_firehydrants_is_not_on_the_lad
     fake.on("GET", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity(severity="GAMEDAY")))
     fake.on("PATCH", f"/v1/incidents/{FH_ID}", httpx.Response(200, json=_entity()))
     _provider(fake).escalate(_incident(severity=Severity.HIGH), EscalationRequest(), "sam")
-    assert fake.body(1) == {"severity": "SEV1"}
+    assert fake.body(0) == {"severity": "SEV1"}
 
 
 def test_escalating_past_the_highest_severity_is_unsupported_with_its_reason() -> None:
@@ -496,7 +608,7 @@ def test_escalating_past_the_highest_severity_is_unsupported_with_its_reason() -
         "FireHydrant has no escalation levels and the incident is already at SEV1, its highest severity; "
         "escalate to a team (policy) or a user instead."
     )
-    assert fake.sent() == [("GET", f"/v1/incidents/{FH_ID}")]
+    assert fake.writes() == []
 
 
 def test_escalating_to_a_lower_level_is_unsupported_with_its_reason() -> None:
@@ -518,8 +630,8 @@ def test_associate_services_adds_only_what_is_not_impacted_yet() -> None:
 
     result = provider.associate_services(_incident(), ["checkout", "payments", "search"], "sam")
 
-    assert fake.sent() == [("GET", f"/v1/incidents/{FH_ID}"), ("POST", f"/v1/incidents/{FH_ID}/impact/services")]
-    assert fake.body(1) == {"id": "svc-payments", "condition_id": "cond-outage"}
+    assert fake.writes() == [("POST", f"/v1/incidents/{FH_ID}/impact/services")]
+    assert fake.body(0) == {"id": "svc-payments", "condition_id": "cond-outage"}
     assert result.message == (
         "FireHydrant impact: added payments; already impacted: checkout; "
         "not in FireHydrant (no serviceIds entry): search"
@@ -564,28 +676,38 @@ def test_get_reads_a_custom_milestone_through_the_active_flag(active: bool, stat
 def test_a_429_waits_as_long_as_retry_after_says() -> None:
     fake = FakeFireHydrant()
     limited = httpx.Response(429, headers={"Retry-After": "7", "RateLimit-Limit": "50"}, json={"error": "x"})
-    fake.on("PATCH", f"/v1/incidents/{FH_ID}/impact", limited, httpx.Response(200, json=_entity()))
+    fake.on("GET", f"/v1/incidents/{FH_ID}", limited, httpx.Response(200, json=_entity()))
     clock = FakeClock()
-    _provider(fake, clock=clock).acknowledge(_incident(), "dana")
+    _provider(fake, clock=clock).get(_incident())
     assert clock.sleeps == [7.0]
     assert len(fake.requests) == 2
 
 
 def test_a_5xx_is_retried_then_succeeds() -> None:
     fake = FakeFireHydrant()
-    fake.on("POST", f"/v1/incidents/{FH_ID}/notes", httpx.Response(502, text="Bad Gateway"), httpx.Response(201))
+    fake.on(
+        "GET", f"/v1/incidents/{FH_ID}", httpx.Response(502, text="Bad Gateway"), httpx.Response(200, json=_entity())
+    )
     clock = FakeClock()
-    _provider(fake, clock=clock).add_note(_incident(), "still on it", "dana")
+    _provider(fake, clock=clock).get(_incident())
     assert len(fake.requests) == 2
     assert len(clock.sleeps) == 1
 
 
+def test_a_note_sent_again_after_a_5xx_is_looked_for_first() -> None:
+    fake = FakeFireHydrant()
+    fake.on("POST", f"/v1/incidents/{FH_ID}/notes", httpx.Response(502, text="Bad Gateway"), httpx.Response(201))
+    clock = FakeClock()
+    _provider(fake, clock=clock).add_note(_incident(), "still on it", "dana")
+    assert fake.sent() == [("GET", f"/v1/incidents/{FH_ID}/events"), ("POST", f"/v1/incidents/{FH_ID}/notes")] * 2
+
+
 def test_a_lasting_5xx_stops_at_the_retry_bound_and_says_so() -> None:
     fake = FakeFireHydrant()
-    fake.on("POST", f"/v1/incidents/{FH_ID}/notes", httpx.Response(503, json={"detail": "maintenance"}))
+    fake.on("GET", f"/v1/incidents/{FH_ID}", httpx.Response(503, json={"detail": "maintenance"}))
     clock = FakeClock()
     with pytest.raises(ProviderApiError, match="FireHydrant answered 503 after 4 attempts") as caught:
-        _provider(fake, clock=clock).add_note(_incident(), "still on it", "dana")
+        _provider(fake, clock=clock).get(_incident())
     assert caught.value.retryable
     assert len(fake.requests) == 4
     assert len(clock.sleeps) == 3
@@ -723,3 +845,23 @@ def test_an_acknowledged_event_names_the_commander_and_who_moved_the_milestone()
 )
 def test_events_that_change_nothing_we_track_map_to_nothing(payload: Any) -> None:
     assert WEBHOOK.events(payload) == []
+
+
+def test_severities_and_priorities_are_the_organisations_own_and_checked_once() -> None:
+    fake = FakeFireHydrant()
+    fake.on("GET", "/v1/incidents", EMPTY_PAGE)
+    fake.on("POST", "/v1/incidents", httpx.Response(201, json=_entity()))
+    custom = {**BASE_CREDENTIALS, "severities": {"critical": "SEV5"}, "priorities": {"critical": "URGENT"}}
+    provider = _provider(fake, custom)
+    provider.http.credentials_in = "the secret acme/firehydrant"
+
+    with pytest.raises(ConfigurationError) as caught:
+        provider.trigger(_incident(services=()), [])
+
+    assert caught.value.message == (
+        "priorities.critical in the secret acme/firehydrant is 'URGENT', which is not one of this FireHydrant "
+        "organisation's priorities; it has: P1, P2, P3, P4"
+    )
+    assert fake.writes() == []
+    _provider(fake, {**custom, "priorities": {}}).trigger(_incident(services=()), [])
+    assert (fake.body(0)["severity"], fake.body(0)["priority"]) == ("SEV5", "P1")

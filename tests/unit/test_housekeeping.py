@@ -16,10 +16,10 @@ from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.heartbeat import Heartbeat
 from incident_core.models.notification import AlertNotification
-from incident_core.normalizers.common import format_utc
 from incident_core.store.alerts import AlertStore
-from incident_core.usecases.housekeeping import check_heartbeats, resolve_as_stale, stale_properties
-from incident_core.usecases.projection import alert_entity
+from incident_core.support.time import format_utc
+from incident_core.usecases.housekeeping import check_heartbeats, resolve_as_stale
+from incident_core.usecases.projection import alert_entity, stale_properties
 from incident_core.usecases.services import service_of
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

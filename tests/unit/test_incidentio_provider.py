@@ -22,6 +22,7 @@ from incident_core.errors import (
     AuthenticationError,
     ConfigurationError,
     MalformedRequest,
+    NotFound,
     ProviderApiError,
     StepRefused,
     Unsupported,
@@ -29,7 +30,6 @@ from incident_core.errors import (
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import (
     EscalationRequest,
     InboundWebhook,
@@ -38,15 +38,16 @@ from incident_core.providers.base import (
     ProviderState,
 )
 from incident_core.providers.http import ACTION_RETRY_POLICY
-from incident_core.providers.incidentio import (
-    CATEGORY_OF_STATUS,
+from incident_core.providers.incidentio.adapter import IncidentIoProvider, build
+from incident_core.providers.incidentio.credentials import Credentials
+from incident_core.providers.incidentio.models import (
+    RESOLVED_CATEGORIES,
     SEVERITY_POSITION,
     STATUS_OF_CATEGORY,
-    WEBHOOK,
-    Credentials,
-    IncidentIoProvider,
-    build,
+    status_of_change,
 )
+from incident_core.providers.incidentio.webhook import WEBHOOK
+from incident_core.providers.registry import ProviderContext
 from tests.providers import sample_alert, sample_incident
 
 SPEC_FILE = (
@@ -96,10 +97,12 @@ ROLES = {
 }
 CONFIGURED_IDS: dict[str, Any] = {
     "severityIds": {"critical": "01SEVCRITICAL", "high": "01SEVMAJOR", "warning": "01SEVMINOR", "info": "01SEVMINOR"},
-    "acknowledgedStatusId": "01STATUSINVESTIGATING",
     "resolvedStatusId": "01STATUSCLOSED",
     "leadRoleId": "01ROLELEAD",
 }
+USERS = {"ana@example.com": "01USERANA", "bo@example.com": "01USERBO", "carla@example.com": "01USERCARLA"}
+PATHS = {"escalation_paths": [{"id": "01PATHPLATFORM", "name": "Platform"}, {"id": "01PATHDATABASE", "name": "DB"}]}
+CATALOG = {"checkout": "01ENTRYCHECKOUT", "payments": "01ENTRYPAYMENTS"}
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"incident-io-test-signing-key-32b").decode()
 NOW = datetime(2026, 11, 27, 8, 45, tzinfo=UTC)
 
@@ -115,12 +118,42 @@ class FakeIncidentIo:
         self.requests.append(request)
         answers = self.script.get((request.method, request.url.path))
         if answers is None:
-            return httpx.Response(404, json={"type": "not_found", "status": 404, "errors": [{"message": "Not found"}]})
+            return self.organisation(request)
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
 
+    @staticmethod
+    def organisation(request: httpx.Request) -> httpx.Response:
+        """What the organisation holds unless a test scripts otherwise: its records, people, paths and catalog."""
+        path, params = request.url.path, request.url.params
+        records = {
+            "/v1/severities": SEVERITIES,
+            "/v1/incident_statuses": STATUSES,
+            "/v2/incident_roles": ROLES,
+            "/v2/escalation_paths": PATHS,
+            "/v2/custom_fields/01FIELDSERVICES": {"custom_field": {"id": "01FIELDSERVICES", "catalog_type_id": "01T"}},
+        }
+        if request.method == "GET" and path in records:
+            return httpx.Response(200, json=records[path])
+        if request.method == "GET" and path == "/v2/users":
+            known = USERS.get(params["email"].casefold())
+            return httpx.Response(200, json={"users": [{"id": known, "email": params["email"]}] if known else []})
+        if (
+            request.method == "GET"
+            and path.startswith("/v2/users/")
+            and path.removeprefix("/v2/users/") in USERS.values()
+        ):
+            return httpx.Response(200, json={"user": {"id": path.removeprefix("/v2/users/")}})
+        if request.method == "GET" and path == "/v3/catalog_entries":
+            entry = CATALOG.get(params["identifier"])
+            return httpx.Response(200, json={"catalog_entries": [{"id": entry}] if entry else []})
+        return httpx.Response(404, json={"type": "not_found", "status": 404, "errors": [{"message": "Not found"}]})
+
     def routes(self) -> list[tuple[str, str]]:
         return [(request.method, request.url.path) for request in self.requests]
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(request.method, request.url.path) for request in self.requests if request.method != "GET"]
 
     def bodies(self, method: str, path: str) -> list[Any]:
         return [json.loads(r.content) for r in self.requests if (r.method, r.url.path) == (method, path)]
@@ -138,12 +171,12 @@ def make_provider(api: FakeIncidentIo, **secret: Any) -> tuple[IncidentIoProvide
         return {"apiKey": "secret-api-key", **secret}
 
     context = ProviderContext(
-        notifier=_no_notifier,
+        pager=_no_notifier,
         link=lambda identifier: PORT_LINK + identifier,
         credentials=credentials,
         transport=httpx.MockTransport(api),
     )
-    provider = build(context)
+    provider = build(context.vendor(ProviderName.INCIDENTIO))
     waits: list[float] = []
     provider.http.sleep = waits.append
     provider.http.clock = lambda: NOW.timestamp()
@@ -194,18 +227,18 @@ def test_the_provider_and_the_webhook_implement_their_protocols() -> None:
 # The mapping tables
 
 
-def test_every_status_category_of_the_spec_has_one_of_our_statuses(spec: dict[str, Any]) -> None:
+def test_every_status_category_of_the_spec_has_a_row_in_the_table(spec: dict[str, Any]) -> None:
     categories = spec["components"]["schemas"]["IncidentStatusV2"]["properties"]["category"]["enum"]
     assert set(categories) == set(STATUS_OF_CATEGORY)
-    assert set(CATEGORY_OF_STATUS.values()) <= set(categories)
+    assert set(RESOLVED_CATEGORIES) <= set(categories)
 
 
 @pytest.mark.parametrize(
     ("category", "status"),
     [
         ("triage", IncidentStatus.TRIGGERED),
-        ("live", IncidentStatus.ACKNOWLEDGED),
-        ("paused", IncidentStatus.ACKNOWLEDGED),
+        ("live", None),  # Active alone is no acknowledgement: incidents of some types are created Active
+        ("paused", None),
         ("learning", IncidentStatus.RESOLVED),
         ("closed", IncidentStatus.RESOLVED),
         ("declined", IncidentStatus.RESOLVED),
@@ -213,8 +246,27 @@ def test_every_status_category_of_the_spec_has_one_of_our_statuses(spec: dict[st
         ("canceled", IncidentStatus.RESOLVED),
     ],
 )
-def test_status_category_maps_to_our_status(category: str, status: IncidentStatus) -> None:
+def test_status_category_maps_to_our_status(category: str, status: IncidentStatus | None) -> None:
     assert STATUS_OF_CATEGORY[category] is status
+
+
+@pytest.mark.parametrize(
+    ("previous", "now", "status"),
+    [
+        ("triage", "live", IncidentStatus.ACKNOWLEDGED),  # someone accepted it
+        ("triage", "paused", IncidentStatus.ACKNOWLEDGED),
+        (None, "live", None),  # created Active: no one acknowledged anything
+        ("live", "live", None),  # Investigating -> Fixing
+        ("paused", "live", None),
+        ("live", "closed", IncidentStatus.RESOLVED),
+        ("triage", "declined", IncidentStatus.RESOLVED),
+        ("live", "learning", IncidentStatus.RESOLVED),
+    ],
+)
+def test_a_status_change_is_an_acknowledgement_only_when_it_leaves_triage(
+    previous: str | None, now: str, status: IncidentStatus | None
+) -> None:
+    assert status_of_change(previous, now) is status
 
 
 def test_our_severities_map_to_the_organisations_by_rank_once_per_provider() -> None:
@@ -232,17 +284,36 @@ def test_our_severities_map_to_the_organisations_by_rank_once_per_provider() -> 
     assert list(SEVERITY_POSITION) == list(Severity)
 
 
-def test_severity_ids_in_the_secret_are_used_and_only_missing_ones_looked_up() -> None:
-    api = FakeIncidentIo(
-        {("GET", "/v1/severities"): SEVERITIES, ("POST", "/v2/incidents"): {"incident": ANSWERED_INCIDENT}}
-    )
-    provider, _ = make_provider(api, severityIds={"critical": "01SEVSEV1"})
+def test_severity_ids_in_the_secret_are_used_once_checked_and_only_missing_ones_looked_up() -> None:
+    api = FakeIncidentIo({("POST", "/v2/incidents"): {"incident": ANSWERED_INCIDENT}})
+    provider, _ = make_provider(api, severityIds={"critical": "01SEVMINOR"})
 
     provider.trigger(_incident(externalId=None, severity=Severity.CRITICAL), [])
-    assert api.routes() == [("POST", "/v2/incidents")]
+    provider.trigger(_incident(externalId=None, severity=Severity.CRITICAL), [])
     provider.trigger(_incident(externalId=None, severity=Severity.HIGH), [])
 
-    assert [body["severity_id"] for body in api.bodies("POST", "/v2/incidents")] == ["01SEVSEV1", "01SEVMAJOR"]
+    assert [body["severity_id"] for body in api.bodies("POST", "/v2/incidents")] == ["01SEVMINOR"] * 2 + ["01SEVMAJOR"]
+
+
+def test_a_configured_id_the_organisation_does_not_have_is_named_with_the_secret() -> None:
+    api = FakeIncidentIo({("GET", "/v2/incidents/01INCIDENT7"): {"incident": ANSWERED_INCIDENT}})
+    provider, _ = make_provider(api, severityIds={"critical": "01SEVSEV1"}, resolvedStatusId="01STATUSFIXING")
+    provider.http.credentials_in = "the secret acme/incidentio"
+
+    with pytest.raises(ConfigurationError) as severity:
+        provider.trigger(_incident(externalId=None), [])
+    with pytest.raises(ConfigurationError) as status:
+        provider.resolve(_incident(), "Rolled back", "ana@example.com")
+
+    assert severity.value.message.startswith(
+        "severityIds.critical in the secret acme/incidentio is 01SEVSEV1, which is not a severity of this "
+        "incident.io organisation; it has: Critical (01SEVCRITICAL), Major (01SEVMAJOR), Minor (01SEVMINOR)"
+    )
+    assert (
+        "resolvedStatusId in the secret acme/incidentio is 01STATUSFIXING, which is not a status in closed or "
+        "learning" in status.value.message
+    )
+    assert api.writes() == []
 
 
 def test_an_organisation_without_severities_is_a_configuration_error() -> None:
@@ -284,7 +355,7 @@ def test_trigger_carries_the_alert_context_and_our_identifier_as_idempotency_key
         assert expected in summary
     assert result.externalId == "01INCIDENT7"
     assert result.url == "https://app.incident.io/acme/incidents/7"
-    assert result.providerData == {"reference": "INC-7"}
+    assert result.providerData == {"reference": "INC-7", "startedIn": "live"}
     assert result.message == "Opened INC-7 in incident.io (Critical)"
 
 
@@ -311,53 +382,32 @@ def test_trigger_without_an_incident_id_in_the_answer_fails_with_a_sentence() ->
 # Status changes and roles
 
 
-def test_acknowledge_moves_to_the_active_status_and_makes_the_acknowledger_lead() -> None:
+def test_acknowledge_makes_the_acknowledger_lead_and_leaves_the_status_to_incident_io() -> None:
     api = FakeIncidentIo({("POST", EDIT): {"incident": ANSWERED_INCIDENT}})
     provider, _ = make_provider(api, **CONFIGURED_IDS)
 
     result = provider.acknowledge(_incident(), "ana@example.com")
 
+    # The API may not move an incident out of triage; taking the lead is owning it there.
     assert api.bodies("POST", EDIT) == [
         {
             "incident": {
-                "incident_status_id": "01STATUSINVESTIGATING",
-                "incident_role_assignments": [
-                    {"incident_role_id": "01ROLELEAD", "assignee": {"email": "ana@example.com"}}
-                ],
+                "incident_role_assignments": [{"incident_role_id": "01ROLELEAD", "assignee": {"id": "01USERANA"}}]
             },
             "notify_incident_channel": True,
         }
     ]
-    assert result.message == "Moved INC-7 to status Investigating for ana@example.com and made them incident lead"
+    assert (result.message, result.assignee) == ("Made ana@example.com the incident lead of INC-7", "ana@example.com")
 
 
-def test_acknowledge_looks_up_the_first_active_status_and_the_lead_role() -> None:
-    api = FakeIncidentIo(
-        {
-            ("GET", "/v1/incident_statuses"): STATUSES,
-            ("GET", "/v2/incident_roles"): ROLES,
-            ("POST", EDIT): {"incident": ANSWERED_INCIDENT},
-        }
-    )
-    provider, _ = make_provider(api)
-
-    provider.acknowledge(_incident(), "ana@example.com")
-    provider.resolve(_incident(), "Rolled back the release", "ana@example.com")
-
-    acknowledged, resolved = api.bodies("POST", EDIT)
-    assert acknowledged["incident"]["incident_status_id"] == "01STATUSINVESTIGATING"  # live with the lowest rank
-    assert acknowledged["incident"]["incident_role_assignments"][0]["incident_role_id"] == "01ROLELEAD"
-    assert resolved["incident"] == {"incident_status_id": "01STATUSCLOSED"}
-    assert api.routes().count(("GET", "/v1/incident_statuses")) == 1
-
-
-def test_an_automatic_acknowledgement_changes_only_the_status() -> None:
-    api = FakeIncidentIo({("POST", EDIT): {"incident": ANSWERED_INCIDENT}})
+def test_an_acknowledger_incident_io_does_not_know_still_acknowledges_without_changing_the_lead() -> None:
+    api = FakeIncidentIo({})
     provider, _ = make_provider(api, **CONFIGURED_IDS)
 
-    provider.acknowledge(_incident(), "system")
+    result = provider.acknowledge(_incident(), "zoe@example.com")
 
-    assert api.bodies("POST", EDIT)[0]["incident"] == {"incident_status_id": "01STATUSINVESTIGATING"}
+    assert api.writes() == []
+    assert result.message == "Acknowledged in Port; incident.io has no user zoe@example.com, so its lead is unchanged"
 
 
 def test_missing_statuses_and_roles_are_configuration_errors_naming_the_key() -> None:
@@ -365,12 +415,11 @@ def test_missing_statuses_and_roles_are_configuration_errors_naming_the_key() ->
         {
             ("GET", "/v1/incident_statuses"): {"incident_statuses": [STATUSES["incident_statuses"][0]]},
             ("GET", "/v2/incident_roles"): {"incident_roles": [ROLES["incident_roles"][0]]},
+            ("GET", "/v2/incidents/01INCIDENT7"): {"incident": ANSWERED_INCIDENT},
         }
     )
     provider, _ = make_provider(api)
 
-    with pytest.raises(ConfigurationError, match="no status in the live category; set acknowledgedStatusId"):
-        provider.acknowledge(_incident(), "ana@example.com")
     with pytest.raises(ConfigurationError, match="no status in the closed category; set resolvedStatusId"):
         provider.resolve(_incident(), "Rolled back", "ana@example.com")
     with pytest.raises(ConfigurationError, match="no lead role; set leadRoleId"):
@@ -380,7 +429,10 @@ def test_missing_statuses_and_roles_are_configuration_errors_naming_the_key() ->
 
 def test_resolve_moves_to_the_status_the_secret_names() -> None:
     api = FakeIncidentIo(
-        {("POST", EDIT): {"incident": {**ANSWERED_INCIDENT, "incident_status": {"name": "Documenting"}}}}
+        {
+            ("POST", EDIT): {"incident": {**ANSWERED_INCIDENT, "incident_status": {"name": "Documenting"}}},
+            ("GET", "/v2/incidents/01INCIDENT7"): {"incident": ANSWERED_INCIDENT},
+        }
     )
     provider, _ = make_provider(api, **{**CONFIGURED_IDS, "resolvedStatusId": "01STATUSPOSTINCIDENT"})
 
@@ -392,9 +444,20 @@ def test_resolve_moves_to_the_status_the_secret_names() -> None:
     assert result.message == "Moved INC-7 to status Documenting: Rolled back the release"
 
 
+def test_resolving_what_incident_io_already_closed_is_done() -> None:
+    closed = {**ANSWERED_INCIDENT, "incident_status": {"id": "01STATUSCLOSED", "name": "Closed", "category": "closed"}}
+    api = FakeIncidentIo({("GET", "/v2/incidents/01INCIDENT7"): {"incident": closed}})
+    provider, _ = make_provider(api, **CONFIGURED_IDS)
+
+    result = provider.resolve(_incident(), "Rolled back the release", "ana@example.com")
+
+    assert api.writes() == []
+    assert result.message == "INC-7 was already status Closed in incident.io"
+
+
 @pytest.mark.parametrize(
     ("assignee", "sent"),
-    [("bo@example.com", {"email": "bo@example.com"}), ("01USERBO", {"id": "01USERBO"})],
+    [("bo@example.com", {"id": "01USERBO"}), ("01USERBO", {"id": "01USERBO"})],
 )
 def test_reassign_makes_the_assignee_incident_lead(assignee: str, sent: dict[str, str]) -> None:
     api = FakeIncidentIo({("POST", EDIT): {"incident": ANSWERED_INCIDENT}})
@@ -411,6 +474,16 @@ def test_reassign_makes_the_assignee_incident_lead(assignee: str, sent: dict[str
     assert result.assignee == assignee
 
 
+@pytest.mark.parametrize("assignee", ["zoe@example.com", "01USERZOE"])
+def test_reassign_to_someone_incident_io_does_not_have_names_them(assignee: str) -> None:
+    api = FakeIncidentIo({})
+    provider, _ = make_provider(api, **CONFIGURED_IDS)
+
+    with pytest.raises(NotFound, match=re.escape(f"incident.io has no user {assignee}")):
+        provider.reassign(_incident(), assignee, "ana@example.com")
+    assert api.writes() == []
+
+
 # Services, escalation, notes
 
 
@@ -418,7 +491,7 @@ def test_associate_services_sets_the_catalog_field_to_every_affected_service() -
     api = FakeIncidentIo({("POST", EDIT): {"incident": ANSWERED_INCIDENT}})
     provider, _ = make_provider(api, **CONFIGURED_IDS, servicesFieldId="01FIELDSERVICES")
 
-    result = provider.associate_services(_incident(), ["payments", "checkout"], "ana@example.com")
+    result = provider.associate_services(_incident(), ["payments", "checkout", "ledger"], "ana@example.com")
 
     assert api.bodies("POST", EDIT) == [
         {
@@ -426,14 +499,37 @@ def test_associate_services_sets_the_catalog_field_to_every_affected_service() -
                 "custom_field_entries": [
                     {
                         "custom_field_id": "01FIELDSERVICES",
-                        "values": [{"value_catalog_entry_id": "checkout"}, {"value_catalog_entry_id": "payments"}],
+                        "values": [
+                            {"value_catalog_entry_id": "01ENTRYCHECKOUT"},
+                            {"value_catalog_entry_id": "01ENTRYPAYMENTS"},
+                        ],
                     }
                 ]
             },
             "notify_incident_channel": True,
         }
     ]
-    assert result.message == "Set the affected services of INC-7 to checkout, payments"
+    lookups = [r.url.params for r in api.requests if r.url.path == "/v3/catalog_entries"]
+    assert [(p["catalog_type_id"], p["identifier"]) for p in lookups] == [
+        ("01T", "checkout"),
+        ("01T", "payments"),
+        ("01T", "ledger"),
+    ]
+    assert result.message == (
+        "Set the affected services of INC-7 to checkout, payments; not in the incident.io catalog: ledger"
+    )
+
+
+def test_trigger_links_the_incidents_services_from_the_start() -> None:
+    api = FakeIncidentIo({("POST", "/v2/incidents"): {"incident": ANSWERED_INCIDENT}})
+    provider, _ = make_provider(api, **CONFIGURED_IDS, servicesFieldId="01FIELDSERVICES")
+
+    provider.trigger(_incident(externalId=None), [_alert()])
+
+    [body] = api.bodies("POST", "/v2/incidents")
+    assert body["custom_field_entries"] == [
+        {"custom_field_id": "01FIELDSERVICES", "values": [{"value_catalog_entry_id": "01ENTRYCHECKOUT"}]}
+    ]
 
 
 def test_associate_services_without_the_field_is_unsupported_with_the_way_to_enable_it() -> None:
@@ -498,15 +594,10 @@ def test_escalate_pages_the_default_path_with_a_key_per_escalation() -> None:
 
 
 def test_escalate_to_a_named_path_or_a_user() -> None:
-    api = FakeIncidentIo(
-        {
-            ("POST", "/v2/escalations"): ESCALATION,
-            ("GET", "/v2/users"): {"users": [{"id": "01USERBO", "email": "Bo@Example.com"}]},
-        }
-    )
+    api = FakeIncidentIo({("POST", "/v2/escalations"): ESCALATION})
     provider, _ = make_provider(api, **CONFIGURED_IDS, escalationPathId="01PATHPLATFORM")
 
-    by_policy = provider.escalate(_incident(), EscalationRequest(level=3, policy="01PATHDATABASE"), "ana@example.com")
+    by_policy = provider.escalate(_incident(), EscalationRequest(level=3, policy="DB"), "ana@example.com")
     provider.escalate(_incident(), EscalationRequest(user="bo@example.com"), "ana@example.com")
     provider.escalate(_incident(), EscalationRequest(user="01USERCARLA"), "ana@example.com")
 
@@ -514,7 +605,7 @@ def test_escalate_to_a_named_path_or_a_user() -> None:
     assert (path["escalation_path_id"], by_policy.escalationLevel, by_policy.escalationPolicy) == (
         "01PATHDATABASE",
         3,
-        "01PATHDATABASE",
+        "DB",
     )
     assert (by_email["user_ids"], "escalation_path_id" in by_email) == (["01USERBO"], False)
     assert by_id["user_ids"] == ["01USERCARLA"]
@@ -522,14 +613,16 @@ def test_escalate_to_a_named_path_or_a_user() -> None:
     assert lookup.url.params["email"] == "bo@example.com"
 
 
-def test_escalate_refuses_an_unknown_user_and_a_missing_target() -> None:
-    api = FakeIncidentIo({("GET", "/v2/users"): {"users": []}})
+def test_escalate_refuses_an_unknown_user_or_path_and_a_missing_target() -> None:
+    api = FakeIncidentIo({})
     provider, _ = make_provider(api, **CONFIGURED_IDS)
 
-    with pytest.raises(StepRefused, match=re.escape("incident.io has no user with the email zoe@example.com")):
+    with pytest.raises(NotFound, match=re.escape("incident.io has no user zoe@example.com")):
         provider.escalate(_incident(), EscalationRequest(user="zoe@example.com"), "ana@example.com")
+    with pytest.raises(NotFound, match=re.escape("incident.io has no escalation path named Payments")):
+        provider.escalate(_incident(), EscalationRequest(policy="Payments"), "ana@example.com")
     with pytest.raises(
-        Unsupported, match=re.escape("give a policy (an escalation path id) or a user, or set escalationPathId")
+        Unsupported, match=re.escape("give a policy (an escalation path's name or id) or a user, or set escalationPath")
     ):
         provider.escalate(_incident(), EscalationRequest(level=2), "ana@example.com")
     assert ("POST", "/v2/escalations") not in api.routes()
@@ -538,13 +631,22 @@ def test_escalate_refuses_an_unknown_user_and_a_missing_target() -> None:
 # Get
 
 
-def test_get_reads_status_lead_and_link() -> None:
+def test_get_reads_an_incident_accepted_out_of_triage_as_acknowledged_with_its_lead_and_link() -> None:
     api = FakeIncidentIo({("GET", "/v2/incidents/01INCIDENT7"): {"incident": ANSWERED_INCIDENT}})
     provider, _ = make_provider(api, **CONFIGURED_IDS)
 
-    assert provider.get(_incident()) == ProviderState(
+    assert provider.get(_incident(providerData={"startedIn": "triage"})) == ProviderState(
         status=IncidentStatus.ACKNOWLEDGED, assignee="ana@example.com", url="https://app.incident.io/acme/incidents/7"
     )
+
+
+def test_get_of_an_incident_created_active_acknowledges_nothing() -> None:
+    api = FakeIncidentIo({("GET", "/v2/incidents/01INCIDENT7"): {"incident": ANSWERED_INCIDENT}})
+    provider, _ = make_provider(api, **CONFIGURED_IDS)
+
+    state = provider.get(_incident(status=IncidentStatus.TRIGGERED, providerData={"startedIn": "live"}))
+
+    assert state.status is IncidentStatus.TRIGGERED
 
 
 def test_get_of_an_unknown_category_keeps_our_status_and_no_lead_is_no_assignee() -> None:
@@ -613,10 +715,10 @@ def test_a_429_waits_as_long_as_retry_after_says() -> None:
     )
     provider, waits = make_provider(api, **CONFIGURED_IDS)
 
-    provider.resolve(_incident(), "Rolled back", "ana@example.com")
+    provider.reassign(_incident(), "bo@example.com", "ana@example.com")
 
     assert waits == [7.0]
-    assert api.routes() == [("POST", EDIT), ("POST", EDIT)]
+    assert api.writes() == [("POST", EDIT), ("POST", EDIT)]
 
 
 def test_a_5xx_is_retried_within_the_bound_then_reported_as_retryable() -> None:
@@ -624,9 +726,9 @@ def test_a_5xx_is_retried_within_the_bound_then_reported_as_retryable() -> None:
     provider, waits = make_provider(api, **CONFIGURED_IDS)
 
     with pytest.raises(ProviderApiError) as failed:
-        provider.resolve(_incident(), "Rolled back", "ana@example.com")
+        provider.reassign(_incident(), "bo@example.com", "ana@example.com")
 
-    assert len(api.requests) == ACTION_RETRY_POLICY.max_attempts
+    assert len(api.writes()) == ACTION_RETRY_POLICY.max_attempts
     assert len(waits) == ACTION_RETRY_POLICY.max_attempts - 1
     assert (failed.value.status_code, failed.value.retryable) == (503, True)
     assert failed.value.message.startswith("incident.io answered 503 after 4 attempts")
@@ -656,7 +758,7 @@ def test_a_422_surfaces_incident_io_s_own_message_without_retrying() -> None:
         "incident.io answered 422: severity_id: A severity is required to open an incident "
         "(request 631766c4-b2ac-4c6c-9d3d-2bd6c2e1d4a0)"
     )
-    assert (failed.value.status_code, failed.value.retryable, waits, len(api.requests)) == (422, False, [], 1)
+    assert (failed.value.status_code, failed.value.retryable, waits, len(api.writes())) == (422, False, [], 1)
 
 
 def test_a_401_says_what_incident_io_said() -> None:
@@ -692,10 +794,10 @@ def test_a_401_says_what_incident_io_said() -> None:
     ],
 )
 def test_incomplete_credentials_are_a_configuration_error_naming_the_key(secret: dict[str, Any], named: str) -> None:
-    context = ProviderContext(notifier=_no_notifier, link=lambda _: None, credentials=lambda _: secret)
+    context = ProviderContext(pager=_no_notifier, link=lambda _: None, credentials=lambda _: secret)
 
     with pytest.raises(ConfigurationError, match=f"the incidentio credentials are incomplete: {named}"):
-        build(context)
+        build(context.vendor(ProviderName.INCIDENTIO))
 
 
 def test_credentials_defaults() -> None:

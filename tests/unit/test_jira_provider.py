@@ -15,22 +15,24 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, ProviderApiError, StepRefused, Unsupported
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.jira import (
-    DEFAULT_PRIORITIES,
-    PORT_MARK,
-    STATUS_OF_CATEGORY,
-    JiraProvider,
-    JiraWebhook,
-    adf_text,
-    build,
-    label,
-)
+from incident_core.providers.jira.adapter import JiraProvider, build, label
+from incident_core.providers.jira.adf import PORT_MARK, adf_text, comment_body
+from incident_core.providers.jira.credentials import DEFAULT_PRIORITIES
+from incident_core.providers.jira.models import STATUS_OF_CATEGORY
+from incident_core.providers.jira.webhook import JiraWebhook
+from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -55,30 +57,46 @@ class Recorder:
     def sent(self) -> list[tuple[str, str]]:
         return [(request.method, request.url.path) for request in self.requests]
 
+    def writes(self) -> list[tuple[str, str]]:
+        return [(request.method, request.url.path) for request in self.requests if request.method != "GET"]
+
     def body(self, index: int) -> Any:
-        return json.loads(self.requests[index].content)
+        """The body of the `index`th write."""
+        return json.loads([request for request in self.requests if request.method != "GET"][index].content)
 
 
 def jira(handler: Handler, clock: FakeClock | None = None, **settings: Any) -> tuple[JiraProvider, Recorder, FakeClock]:
     recorder = Recorder(handler)
     clock = clock or FakeClock()
     context = ProviderContext(
-        notifier=lambda: pytest.fail("Jira notifies people itself"),
+        pager=lambda: pytest.fail("Jira notifies people itself"),
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=lambda name: {**SECRET, **settings},
         transport=httpx.MockTransport(recorder),
     )
-    provider = build(context)
+    provider = build(context.vendor(ProviderName.JIRA))
     provider.http.clock = clock
     provider.http.sleep = clock.sleep
     return provider, recorder, clock
 
 
+TO_DO = {"key": "OPS-7", "fields": {"status": {"name": "To Do", "statusCategory": {"key": "new"}}}}
+SITE_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("GET", f"{API}/priority/search"): {"values": []},
+    ("GET", f"{API}/issue/OPS-7/comment"): {"comments": []},
+    ("GET", f"{API}/issue/OPS-7"): TO_DO,
+    ("GET", f"{API}/user"): {"accountId": "712020:ann", "displayName": "Ann Lee"},
+    ("GET", f"{API}/myself"): {"accountId": "712020:bot", "displayName": "Port"},
+}
+"""What the site answers unless a test says otherwise: no priorities listed, no comments yet, the issue in
+To Do, every account id known."""
+
+
 def routes(answers: Mapping[tuple[str, str], Any]) -> Handler:
-    """(method, path) → JSON body (200), an `httpx.Response`, or None for 204."""
+    """(method, path) → JSON body (200), an `httpx.Response`, or None for 204; then `SITE_DEFAULTS`."""
 
     def handle(request: httpx.Request) -> httpx.Response:
-        answer = answers.get((request.method, request.url.path), KeyError)
+        answer = {**SITE_DEFAULTS, **answers}.get((request.method, request.url.path), KeyError)
         if answer is KeyError:
             return httpx.Response(404, json={"errorMessages": [f"no route {request.method} {request.url.path}"]})
         if isinstance(answer, httpx.Response):
@@ -146,7 +164,7 @@ def test_trigger_maps_the_severity_to_the_configured_priority(severity: Severity
 
     result = provider.trigger(incident(severity=severity), [])
 
-    assert recorder.body(1)["fields"]["priority"] == {"name": priority}
+    assert recorder.body(0)["fields"]["priority"] == {"name": priority}
     assert result.message == f"Opened Jira issue OPS-42 in OPS with priority {priority}"
 
 
@@ -197,7 +215,12 @@ def test_trigger_carries_the_alerts_context_and_the_retry_label() -> None:
     assert recorder.requests[0].url.params["jql"] == (
         'project = "OPS" AND labels = "port-incident-inc-20261127-100005-a1b2c3"'
     )
-    fields = recorder.body(1)["fields"]
+    assert recorder.requests[0].url.params["fields"] == "labels"
+    assert recorder.requests[0].url.params["properties"] == "port.incident"
+    assert recorder.body(0)["properties"] == [
+        {"key": "port.incident", "value": {"incident": "inc-20261127-100005-a1b2c3"}}
+    ]
+    fields = recorder.body(0)["fields"]
     assert fields["summary"] == "Checkout latency above 2 s"
     assert fields["issuetype"] == {"name": "Incident"}
     assert fields["labels"] == [
@@ -236,7 +259,7 @@ def test_trigger_puts_services_in_components_when_configured_and_flattens_the_su
 
     provider.trigger(incident(title="Checkout\n  is " + "down " * 80), [])
 
-    fields = recorder.body(1)["fields"]
+    fields = recorder.body(0)["fields"]
     assert fields["components"] == [{"name": "checkout"}]
     assert fields["labels"] == ["port-incident-inc-20261127-100005-a1b2c3", "alert-prometheus-4f1c2b9a"]
     assert fields["issuetype"] == {"name": "Bug"}
@@ -245,14 +268,46 @@ def test_trigger_puts_services_in_components_when_configured_and_flattens_the_su
     assert "\n" not in fields["summary"]
 
 
-def test_a_retried_trigger_reuses_the_issue_found_by_its_label() -> None:
-    found = {"issues": [{"id": "10042", "key": "OPS-42"}], "isLast": True}
+def test_a_retried_trigger_reuses_the_issue_found_by_its_label_and_property() -> None:
+    property_ = {"port.incident": {"incident": "inc-20261127-100005-a1b2c3"}}
+    found = {"issues": [{"id": "10042", "key": "OPS-42", "properties": property_}], "isLast": True}
     provider, recorder, _ = jira(routes({("GET", f"{API}/search/jql"): found}))
 
     result = provider.trigger(incident(externalId=None), [alert()])
 
     assert recorder.sent() == [("GET", f"{API}/search/jql")]
     assert (result.externalId, result.url) == ("OPS-42", f"{SITE}/browse/OPS-42")
+
+
+def test_an_issue_whose_property_names_another_incident_is_not_taken_for_ours() -> None:
+    property_ = {"port.incident": {"incident": "inc-20261127-090000-other"}}
+    found = {"issues": [{"id": "10041", "key": "OPS-41", "properties": property_}], "isLast": True}
+    provider, _, _ = jira(routes({("GET", f"{API}/search/jql"): found, ("POST", f"{API}/issue"): CREATED}))
+
+    assert provider.trigger(incident(externalId=None), [alert()]).externalId == "OPS-42"
+
+
+def test_a_create_whose_answer_was_lost_waits_for_search_to_see_it_instead_of_creating_again() -> None:
+    property_ = {"port.incident": {"incident": "inc-20261127-100005-a1b2c3"}}
+    searches = iter(
+        [NO_ISSUE_YET, NO_ISSUE_YET, NO_ISSUE_YET, {"issues": [{"key": "OPS-42", "properties": property_}]}]
+    )
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"{API}/search/jql":
+            return httpx.Response(200, json=next(searches))
+        if request.method == "POST":
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return routes({})(request)
+
+    provider, recorder, clock = jira(handle)
+
+    result = provider.trigger(incident(externalId=None), [alert()])
+
+    # Search lags new issues: it is asked again after growing pauses before the create would be sent again.
+    assert result.externalId == "OPS-42"
+    assert recorder.writes() == [("POST", f"{API}/issue")]
+    assert clock.sleeps[-2:] == [1.0, 2.0]
 
 
 def test_labels_have_no_whitespace_and_fit_jiras_limit() -> None:
@@ -284,7 +339,7 @@ def test_acknowledge_prefers_a_transition_named_like_the_setting_over_one_leadin
 
     result = provider.acknowledge(incident(), "bo@example.com")
 
-    assert recorder.body(1) == {"transition": {"id": "21"}}
+    assert recorder.body(0) == {"transition": {"id": "21"}}
     assert result.message == "Moved OPS-7 to In Review (transition 'In Progress')"
 
 
@@ -303,9 +358,10 @@ def test_resolve_falls_back_to_the_target_status_and_fills_the_resolution_the_sc
     result = provider.resolve(incident(), "Rolled back", "bo@example.com")
 
     # "Done" names an unavailable transition; the available one leading to the status Done is taken.
-    assert recorder.body(1) == {"transition": {"id": "31"}, "fields": {"resolution": {"name": "Fixed"}}}
-    comment = recorder.body(2)["body"]
-    assert adf_text(comment) == f"{PORT_MARK} Resolved by bo@example.com:\nRolled back"
+    assert recorder.body(0) == {"transition": {"id": "31"}, "fields": {"resolution": {"name": "Fixed"}}}
+    comment = recorder.body(1)["body"]
+    mark = "[port:inc-20261127-100005-a1b2c3:resolved:1]"
+    assert adf_text(comment) == f"{PORT_MARK} Resolved by bo@example.com:\nRolled back\n{mark}"
     assert result.message == "Moved OPS-7 to Done (transition 'Resolve'); commented the resolution"
 
 
@@ -323,7 +379,7 @@ def test_a_step_retried_after_jira_moved_the_issue_changes_nothing() -> None:
 
     result = provider.acknowledge(incident(), "bo@example.com")
 
-    assert recorder.sent() == [("GET", f"{API}/issue/OPS-7/transitions"), ("GET", f"{API}/issue/OPS-7")]
+    assert recorder.sent() == [("GET", f"{API}/issue/OPS-7")]
     assert result.message == "OPS-7 is already In Review in Jira"
 
 
@@ -358,8 +414,17 @@ def test_reassign_picks_the_user_whose_email_jira_shows() -> None:
 
     result = provider.reassign(incident(), "ann@example.com", "bo@example.com")
 
-    assert recorder.body(1) == {"accountId": "712020:ann"}
-    assert (result.assignee, result.message) == ("ann@example.com", "Assigned OPS-7 to Ann Lee (ann@example.com)")
+    assert recorder.body(0) == {"accountId": "712020:ann"}
+    assert (result.assignee, result.message) == ("ann@example.com", "Assigned OPS-7 to ann@example.com")
+
+
+def test_reassign_to_an_account_id_jira_does_not_have_names_it() -> None:
+    unknown = httpx.Response(404, json={"errorMessages": ["User does not exist"]})
+    provider, recorder, _ = jira(routes({("GET", f"{API}/user"): unknown}))
+
+    with pytest.raises(NotFound, match="Jira has no account 712020:gone"):
+        provider.reassign(incident(), "712020:gone", "bo@example.com")
+    assert recorder.writes() == []
 
 
 def test_reassign_refuses_an_address_jira_does_not_know() -> None:
@@ -403,7 +468,8 @@ def test_escalate_climbs_the_priority_ladder_one_step_per_level(
 
     assert recorder.body(0) == {"fields": {"priority": {"name": priority}}}
     assert adf_text(recorder.body(1)["body"]) == (
-        f"{PORT_MARK} Escalated OPS-7 to level {level}: priority {priority} (by bo@example.com)"
+        f"{PORT_MARK} Escalated OPS-7 to level {level}: priority {priority} (by bo@example.com)\n"
+        "[port:inc-20261127-100005-a1b2c3:escalated:1]"
     )
     assert (result.escalationLevel, result.assignee) == (level, None)
 
@@ -426,7 +492,10 @@ def test_add_note_is_a_comment_marked_as_ours_with_its_links_clickable() -> None
     result = provider.add_note(incident(), "Failover done, see https://grafana.example.com/d/db.", "bo@example.com")
 
     body = recorder.body(0)["body"]
-    assert adf_text(body) == f"{PORT_MARK} bo@example.com:\nFailover done, see https://grafana.example.com/d/db."
+    assert adf_text(body) == (
+        f"{PORT_MARK} bo@example.com:\nFailover done, see https://grafana.example.com/d/db.\n"
+        "[port:inc-20261127-100005-a1b2c3:note:1]"
+    )
     assert body["content"][1]["content"] == [
         {"type": "text", "text": "Failover done, see "},
         {
@@ -436,7 +505,17 @@ def test_add_note_is_a_comment_marked_as_ours_with_its_links_clickable() -> None
         },
         {"type": "text", "text": "."},
     ]
-    assert result.message == "Added the note to OPS-7 as a comment"
+    assert result.message == "Added the note to OPS-7"
+
+
+def test_a_comment_an_earlier_attempt_wrote_is_not_written_again() -> None:
+    earlier = comment_body("bo@example.com:", "Failover done\n[port:inc-20261127-100005-a1b2c3:note:1]")
+    provider, recorder, _ = jira(routes({("GET", f"{API}/issue/OPS-7/comment"): {"comments": [{"body": earlier}]}}))
+
+    result = provider.add_note(incident(), "Failover done", "bo@example.com")
+
+    assert recorder.writes() == []
+    assert result.message == "The note was already on OPS-7"
 
 
 @pytest.mark.parametrize(
@@ -462,20 +541,26 @@ def test_a_step_on_an_incident_without_its_jira_issue_is_refused(step: Callable[
 # Retries and errors
 
 
+def first_then(answer: httpx.Response, then: Handler) -> Handler:
+    """Answers the first request with `answer`, every other as `then` does."""
+    answers = iter([answer])
+    return lambda request: next(answers, None) or then(request)
+
+
 def test_a_429_waits_as_long_as_retry_after_says() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(204)])
-    provider, recorder, clock = jira(lambda request: next(answers))
+    limited = httpx.Response(429, headers={"Retry-After": "7"})
+    provider, recorder, clock = jira(first_then(limited, routes({("PUT", f"{API}/issue/OPS-7/assignee"): None})))
 
     provider.reassign(incident(), "712020:ann", "bo@example.com")
 
     assert clock.sleeps == [7.0]
-    assert len(recorder.requests) == 2
+    assert recorder.sent() == [("GET", f"{API}/user"), ("GET", f"{API}/user"), ("PUT", f"{API}/issue/OPS-7/assignee")]
 
 
 def test_a_429_without_retry_after_waits_until_the_iso_8601_reset() -> None:
     clock = FakeClock(now=datetime(2026, 11, 27, 10, 15, 50, tzinfo=UTC).timestamp())
-    answers = iter([httpx.Response(429, headers={"X-RateLimit-Reset": "2026-11-27T10:16Z"}), httpx.Response(204)])
-    provider, _, _ = jira(lambda request: next(answers), clock=clock)
+    limited = httpx.Response(429, headers={"X-RateLimit-Reset": "2026-11-27T10:16Z"})
+    provider, _, _ = jira(first_then(limited, routes({("PUT", f"{API}/issue/OPS-7/assignee"): None})), clock=clock)
 
     provider.reassign(incident(), "712020:ann", "bo@example.com")
 
@@ -509,12 +594,11 @@ def test_a_5xx_is_retried_within_the_bound_then_surfaces_as_retryable() -> None:
 
 
 def test_a_5xx_then_success_is_a_success() -> None:
-    answers = iter([httpx.Response(502), httpx.Response(201, json={"id": "1"})])
-    provider, recorder, _ = jira(lambda request: next(answers))
+    provider, recorder, _ = jira(first_then(httpx.Response(502), routes({("PUT", f"{API}/issue/OPS-7"): None})))
 
-    provider.add_note(incident(), "x", "bo@example.com")
+    provider.associate_services(incident(), ["checkout"], "bo@example.com")
 
-    assert len(recorder.requests) == 2
+    assert recorder.sent() == [("PUT", f"{API}/issue/OPS-7"), ("PUT", f"{API}/issue/OPS-7")]
 
 
 def test_a_4xx_carries_jiras_own_words_and_is_not_retried() -> None:
@@ -532,7 +616,7 @@ def test_a_4xx_carries_jiras_own_words_and_is_not_retried() -> None:
         "Jira answered 400: Field 'priority' is required; issuetype: Specify a valid issue type"
     )
     assert not failed.value.retryable
-    assert len(recorder.requests) == 2
+    assert recorder.writes() == [("POST", f"{API}/issue")]
 
 
 # Credentials and hosts
@@ -541,10 +625,10 @@ def test_a_4xx_carries_jiras_own_words_and_is_not_retried() -> None:
 @pytest.mark.parametrize("missing", ["siteUrl", "email", "apiToken", "projectKey"])
 def test_a_missing_credential_is_a_configuration_error_naming_it(missing: str) -> None:
     secret = {key: value for key, value in SECRET.items() if key != missing}
-    context = ProviderContext(notifier=lambda: pytest.fail("unused"), link=lambda _: None, credentials=lambda _: secret)
+    context = ProviderContext(pager=lambda: pytest.fail("unused"), link=lambda _: None, credentials=lambda _: secret)
 
     with pytest.raises(ConfigurationError, match=f"the jira credentials are incomplete: {missing}: "):
-        build(context)
+        build(context.vendor(ProviderName.JIRA))
 
 
 @pytest.mark.parametrize(
@@ -571,13 +655,13 @@ def test_the_site_url_selects_the_host(site_url: str, base_url: str) -> None:
 @pytest.mark.parametrize("site_url", ["http://acme.atlassian.net", "ftp://acme.example.com", "https://"])
 def test_a_site_url_that_would_leak_the_token_is_refused(site_url: str) -> None:
     context = ProviderContext(
-        notifier=lambda: pytest.fail("unused"),
+        pager=lambda: pytest.fail("unused"),
         link=lambda _: None,
         credentials=lambda _: {**SECRET, "siteUrl": site_url},
     )
 
     with pytest.raises(ConfigurationError, match=r"siteUrl: .*https://"):
-        build(context)
+        build(context.vendor(ProviderName.JIRA))
 
 
 def test_the_api_token_is_not_shown_in_the_credentials_repr() -> None:

@@ -9,7 +9,7 @@ import pytest
 from incident_core.handlers import _record_lifecycle_metrics
 from incident_core.models.alert import Severity
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep
-from incident_core.usecases.lifecycle import StepOutcome
+from incident_core.usecases.incident_toolkit import StepOutcome
 
 
 def _outcome(**changes: object) -> StepOutcome:

@@ -11,23 +11,22 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError, ProviderApiError, StepRefused, Unsupported
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.opsgenie import (
+from incident_core.providers.opsgenie.adapter import (
     DETAILS_MAX,
     MESSAGE_MAX,
-    PRIORITY_OF_SEVERITY,
-    REQUEST_STATUS_PAUSE_SECONDS,
-    REQUEST_STATUS_POLLS,
-    STATUS_OF_ALERT,
+    REQUEST_STATUS_PAUSES,
     TAG_MAX,
     OpsgenieProvider,
     build,
 )
+from incident_core.providers.opsgenie.credentials import DEFAULT_PRIORITIES
+from incident_core.providers.opsgenie.models import STATUS_OF_ALERT
+from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -45,17 +44,28 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 class FakeOpsgenie:
-    """Accepts every write with a new requestId and reports it processed, unless a test scripts otherwise."""
+    """Accepts every write with a new requestId and reports it processed, unless a test scripts otherwise.
+
+    Every user exists unless named in `unknown_users`; the alert has the notes in `notes`.
+    """
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
         self.status_answers: list[httpx.Response] = []
         self.write_answers: list[httpx.Response] = []
         self.alert: dict[str, Any] = {"id": ALERT_ID, "alias": ALIAS, "status": "open", "acknowledged": False}
+        self.notes: list[str] = []
+        self.unknown_users: set[str] = set()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
+        if path == f"/v2/alerts/{ALIAS}/notes" and request.method == "GET":
+            return httpx.Response(200, json={"data": [{"note": note} for note in self.notes], "took": 0.01})
+        if path.startswith("/v2/users/"):
+            if path.removeprefix("/v2/users/") in self.unknown_users:
+                return httpx.Response(404, json={"message": "No user exists with username", "took": 0.0})
+            return httpx.Response(200, json={"data": {"username": path.removeprefix("/v2/users/")}, "took": 0.0})
         if request.method == "POST":
             if self.write_answers:
                 return self.write_answers.pop(0)
@@ -96,7 +106,7 @@ def context(handler: Handler, secret: Mapping[str, Any] = SECRET) -> ProviderCon
         raise AssertionError("the Opsgenie adapter pages through Opsgenie, not the notifier")
 
     return ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=credentials,
         transport=httpx.MockTransport(handler),
@@ -104,7 +114,7 @@ def context(handler: Handler, secret: Mapping[str, Any] = SECRET) -> ProviderCon
 
 
 def provider_for(handler: Handler, clock: FakeClock, secret: Mapping[str, Any] = SECRET) -> OpsgenieProvider:
-    provider = build(context(handler, secret))
+    provider = build(context(handler, secret).vendor(ProviderName.OPSGENIE))
     provider.http.clock = clock
     provider.http.sleep = clock.sleep
     return provider
@@ -144,8 +154,8 @@ def alert(**changes: Any) -> AlertRecord:
 
 class TestMappings:
     def test_every_severity_has_a_priority_and_the_most_severe_is_p1(self) -> None:
-        assert set(PRIORITY_OF_SEVERITY) == set(Severity)
-        assert PRIORITY_OF_SEVERITY == {
+        assert set(DEFAULT_PRIORITIES) == set(Severity)
+        assert DEFAULT_PRIORITIES == {
             Severity.CRITICAL: "P1",
             Severity.HIGH: "P2",
             Severity.WARNING: "P3",
@@ -215,7 +225,7 @@ class TestTrigger:
         provider.trigger(incident(providerData={}), [alert()])
         assert opsgenie.body(0)["alias"] == opsgenie.body(1)["alias"] == ALIAS
 
-    @pytest.mark.parametrize(("severity", "priority"), list(PRIORITY_OF_SEVERITY.items()))
+    @pytest.mark.parametrize(("severity", "priority"), list(DEFAULT_PRIORITIES.items()))
     def test_priority_follows_the_incident_severity(
         self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider, severity: Severity, priority: str
     ) -> None:
@@ -246,26 +256,44 @@ class TestTrigger:
         assert result.url is None  # no appUrl: no link to the alert
         assert result.message == f"Opened Opsgenie alert {ALIAS} (P1)"
 
+    def test_a_configured_priority_replaces_the_default(self, opsgenie: FakeOpsgenie, clock: FakeClock) -> None:
+        provider = provider_for(opsgenie, clock, {**SECRET, "priorities": {"info": "P4"}})
+        provider.trigger(incident(severity=Severity.INFO), [])
+        assert opsgenie.body()["priority"] == "P4"
+
+    def test_a_priority_opsgenie_does_not_have_is_refused_naming_the_secret(
+        self, opsgenie: FakeOpsgenie, clock: FakeClock
+    ) -> None:
+        with pytest.raises(ConfigurationError, match=r"priorities\.info: Input should be 'P1', 'P2'"):
+            provider_for(opsgenie, clock, {**SECRET, "priorities": {"info": "P9"}})
+
     def test_a_request_not_processed_yet_is_polled_again(
         self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider, clock: FakeClock
     ) -> None:
         opsgenie.status_answers = [not_processed_yet(), not_processed_yet()]
         result = provider.trigger(incident(), [])
-        assert clock.sleeps == [REQUEST_STATUS_PAUSE_SECONDS, REQUEST_STATUS_PAUSE_SECONDS]
+        assert clock.sleeps == list(REQUEST_STATUS_PAUSES[:2])
         assert result.providerData["alertId"] == ALERT_ID
 
-    def test_a_request_still_unprocessed_after_the_polls_is_reported_as_sent(
+    def test_a_refusal_processed_late_still_fails_the_step(
         self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
     ) -> None:
-        opsgenie.status_answers = [not_processed_yet() for _ in range(REQUEST_STATUS_POLLS)]
-        result = provider.trigger(incident(), [])
-        assert len([r for r in opsgenie.requests if r.method == "GET"]) == REQUEST_STATUS_POLLS
-        assert (
-            result.message == f"Sent Opsgenie alert {ALIAS} (P1) for payments-oncall; Opsgenie is still processing it"
-        )
-        assert result.providerData == {"alias": ALIAS, "requestId": "r-1"}
-        assert result.externalId == ALIAS
-        assert result.url is None
+        later = [not_processed_yet() for _ in range(4)]
+        opsgenie.status_answers = [*later, processed(False, "No user exists with username [bo@example.com]")]
+        with pytest.raises(ProviderApiError) as raised:
+            provider.acknowledge(incident(), "bo@example.com")
+        assert raised.value.message.endswith("No user exists with username [bo@example.com]")
+        assert raised.value.retryable is False
+
+    def test_a_request_still_unprocessed_fails_the_step_as_retryable(
+        self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider, clock: FakeClock
+    ) -> None:
+        opsgenie.status_answers = [not_processed_yet() for _ in range(len(REQUEST_STATUS_PAUSES) + 1)]
+        with pytest.raises(ProviderApiError) as raised:
+            provider.trigger(incident(), [])
+        assert raised.value.retryable is True
+        assert "has not processed the new alert" in raised.value.message
+        assert clock.sleeps == list(REQUEST_STATUS_PAUSES)
 
     def test_a_refused_request_fails_the_step_with_opsgenies_reason(
         self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
@@ -295,9 +323,13 @@ class TestActions:
             (
                 lambda p, i: p.add_note(i, "Rolled back 4.2.1", "ana@example.com"),
                 "notes",
-                {"note": "Rolled back 4.2.1"},
+                {"note": f"Rolled back 4.2.1\n\n[port:{ALIAS}:note:1]"},
             ),
-            (lambda p, i: p.resolve(i, "Rolled back", "ana@example.com"), "close", {"note": "Rolled back"}),
+            (
+                lambda p, i: p.resolve(i, "Rolled back", "ana@example.com"),
+                "close",
+                {"note": f"Rolled back\n\n[port:{ALIAS}:resolved:1]"},
+            ),
         ],
     )
     def test_each_step_addresses_the_alert_by_alias_and_names_who_did_it(
@@ -313,7 +345,24 @@ class TestActions:
         assert write.url.path == f"/v2/alerts/{ALIAS}/{action}"
         assert write.url.params["identifierType"] == "alias"
         assert opsgenie.body() == {**body, "user": "ana@example.com", "source": "Port incident lifecycle"}
-        assert opsgenie.requests[1].url.path == "/v2/alerts/requests/r-1"
+        after = opsgenie.requests[opsgenie.requests.index(write) + 1]
+        assert after.url.path == "/v2/alerts/requests/r-1"
+
+    def test_a_note_an_earlier_attempt_wrote_is_not_written_again(
+        self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
+    ) -> None:
+        opsgenie.notes = [f"Rolled back 4.2.1\n\n[port:{ALIAS}:note:1]"]
+        result = provider.add_note(incident(), "Rolled back 4.2.1", "ana@example.com")
+        assert opsgenie.writes == []
+        assert result.message == f"The note was already on Opsgenie alert {ALIAS}"
+
+    def test_an_unknown_owner_is_named_before_anything_is_sent(
+        self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
+    ) -> None:
+        opsgenie.unknown_users = {"zoe@example.com"}
+        with pytest.raises(NotFound, match=r"Opsgenie has no user zoe@example\.com"):
+            provider.reassign(incident(), "zoe@example.com", "ana@example.com")
+        assert opsgenie.writes == []
 
     def test_reassign_reports_the_new_owner(self, provider: OpsgenieProvider) -> None:
         result = provider.reassign(incident(), "bo@example.com", "ana@example.com")
@@ -322,16 +371,7 @@ class TestActions:
 
     def test_associate_services_says_why_it_tags(self, provider: OpsgenieProvider) -> None:
         result = provider.associate_services(incident(), ["payments"], "ana@example.com")
-        assert result.message == (
-            f"Tagged Opsgenie alert {ALIAS} with service:payments (Opsgenie alerts have no services)"
-        )
-
-    def test_an_unconfirmed_action_says_so(self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider) -> None:
-        opsgenie.status_answers = [not_processed_yet() for _ in range(REQUEST_STATUS_POLLS)]
-        result = provider.acknowledge(incident(), "ana@example.com")
-        assert result.message == (
-            f"Acknowledged Opsgenie alert {ALIAS} (sent; Opsgenie is still processing request r-1)"
-        )
+        assert result.message == f"Tagged Opsgenie alert {ALIAS} with service:payments (alerts have no services)"
 
     def test_an_action_opsgenie_refuses_fails_the_step(
         self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
@@ -356,7 +396,17 @@ class TestEscalate:
         result = provider.escalate(incident(), EscalationRequest(policy="Payments Nights"), "ana@example.com")
         assert opsgenie.writes[0].url.path == f"/v2/alerts/{ALIAS}/escalate"
         assert opsgenie.body()["escalation"] == {"type": "escalation", "name": "Payments Nights"}
-        assert (result.escalationLevel, result.escalationPolicy) == (2, "Payments Nights")
+        assert opsgenie.body()["note"].endswith(f"[port:{ALIAS}:escalated:1]")
+        # Opsgenie does not say which rule an alert is at: no level is made up from Port's count.
+        assert (result.escalationLevel, result.escalationPolicy) == (None, "Payments Nights")
+
+    def test_an_escalation_an_earlier_attempt_ran_is_not_run_again(
+        self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
+    ) -> None:
+        opsgenie.notes = [f"ana@example.com escalated from Port along Payments Nights\n\n[port:{ALIAS}:escalated:1]"]
+        result = provider.escalate(incident(), EscalationRequest(policy="Payments Nights"), "ana@example.com")
+        assert opsgenie.writes == []
+        assert result.message == f"Opsgenie alert {ALIAS}: already ran the next rule of escalation Payments Nights"
 
     def test_an_escalation_id_is_sent_as_id(self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider) -> None:
         escalation_id = "4c2c2a4b-7f0e-4b8e-9a4f-3c7e0d5b9a11"
@@ -366,9 +416,9 @@ class TestEscalate:
     def test_without_a_policy_the_secrets_default_escalation_runs(
         self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
     ) -> None:
-        result = provider.escalate(incident(escalationLevel=2), EscalationRequest(level=3), "ana@example.com")
+        result = provider.escalate(incident(escalationLevel=2), EscalationRequest(), "ana@example.com")
         assert opsgenie.body()["escalation"] == {"type": "escalation", "name": "Payments Escalation"}
-        assert result.escalationLevel == 3
+        assert result.escalationPolicy == "Payments Escalation"
 
     def test_a_user_is_added_as_responder(self, opsgenie: FakeOpsgenie, clock: FakeClock) -> None:
         provider = provider_for(opsgenie, clock, {"apiKey": "k"})
@@ -376,7 +426,7 @@ class TestEscalate:
         assert [w.url.path for w in opsgenie.writes] == [f"/v2/alerts/{ALIAS}/responders"]
         assert opsgenie.body()["responder"] == {"type": "user", "username": "bo@example.com"}
         assert result.escalationLevel is None
-        assert result.message == f"Opsgenie alert {ALIAS}: added bo@example.com as a responder"
+        assert result.message == f"Opsgenie alert {ALIAS}: bo@example.com is now a responder"
 
     def test_nothing_to_escalate_to_is_unsupported(self, opsgenie: FakeOpsgenie, clock: FakeClock) -> None:
         provider = provider_for(opsgenie, clock, {"apiKey": "k"})
@@ -388,11 +438,14 @@ class TestEscalate:
         )
         assert opsgenie.requests == []
 
-    def test_jumping_levels_is_unsupported(self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider) -> None:
+    def test_a_level_is_unsupported_as_opsgenie_does_not_say_which_it_is_at(
+        self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider
+    ) -> None:
         with pytest.raises(Unsupported) as raised:
-            provider.escalate(incident(escalationLevel=1), EscalationRequest(level=3), "ana@example.com")
+            provider.escalate(incident(escalationLevel=1), EscalationRequest(level=2), "ana@example.com")
         assert raised.value.message == (
-            "Opsgenie only escalates to the next rule of an escalation (level 2), not to level 3."
+            "Opsgenie runs the next rule of an escalation and does not say which level an alert is at, so it "
+            "cannot escalate to level 2; escalate without a level."
         )
         assert opsgenie.requests == []
 
@@ -438,12 +491,23 @@ class TestHttp:
         unavailable = {"message": "Service unavailable", "took": 0.0, "requestId": "r-503"}
         opsgenie.write_answers = [httpx.Response(503, json=unavailable) for _ in range(10)]
         with pytest.raises(ProviderApiError) as raised:
-            provider.add_note(incident(), "note", "ana@example.com")
+            provider.acknowledge(incident(), "ana@example.com")
         assert len(opsgenie.writes) == provider.http.retry.max_attempts == 4
         assert len(clock.sleeps) == 3
         assert raised.value.retryable is True
         assert raised.value.message.startswith("Opsgenie answered 503 after 4 attempts")
         assert raised.value.message.endswith(": Service unavailable")
+
+    def test_a_note_is_sent_again_only_after_looking_for_it(
+        self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider, clock: FakeClock
+    ) -> None:
+        unavailable = {"message": "Service unavailable", "took": 0.0, "requestId": "r-503"}
+        opsgenie.write_answers = [httpx.Response(503, json=unavailable) for _ in range(10)]
+        with pytest.raises(ProviderApiError) as raised:
+            provider.add_note(incident(), "note", "ana@example.com")
+        assert raised.value.retryable is True
+        sent = [(r.method, r.url.path.rsplit("/", 1)[-1]) for r in opsgenie.requests]
+        assert sent == [("GET", "notes"), *[("POST", "notes"), ("GET", "notes")] * 3, ("POST", "notes")]
 
     def test_a_5xx_then_success_completes_the_step(self, opsgenie: FakeOpsgenie, provider: OpsgenieProvider) -> None:
         opsgenie.write_answers = [httpx.Response(502, json={"message": "Bad gateway", "took": 0, "requestId": "x"})]
@@ -484,7 +548,7 @@ class TestHttp:
 class TestCredentials:
     def test_a_missing_api_key_is_named(self, opsgenie: FakeOpsgenie) -> None:
         with pytest.raises(ConfigurationError, match=r"opsgenie credentials are incomplete: apiKey: Field required"):
-            build(context(opsgenie, {"region": "eu"}))
+            build(context(opsgenie, {"region": "eu"}).vendor(ProviderName.OPSGENIE))
 
     @pytest.mark.parametrize(
         ("secret", "field"),
@@ -497,7 +561,7 @@ class TestCredentials:
     )
     def test_a_wrong_value_is_named(self, opsgenie: FakeOpsgenie, secret: dict[str, Any], field: str) -> None:
         with pytest.raises(ConfigurationError, match=rf"opsgenie credentials are incomplete: {field}: "):
-            build(context(opsgenie, secret))
+            build(context(opsgenie, secret).vendor(ProviderName.OPSGENIE))
 
     @pytest.mark.parametrize(
         ("secret", "base_url"),

@@ -4,6 +4,7 @@ makes of the answers, the retries, the credentials, and the v3 webhook's signatu
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -26,16 +27,12 @@ from incident_core.errors import (
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers import ProviderContext
+from incident_core.models.page import Pager
 from incident_core.providers.base import EscalationRequest, ProviderEvent
-from incident_core.providers.native import Notifier
-from incident_core.providers.pagerduty import (
-    STATUS_OF_PAGERDUTY,
-    URGENCY_OF_SEVERITY,
-    WEBHOOK,
-    PagerDutyProvider,
-    build,
-)
+from incident_core.providers.pagerduty.adapter import PagerDutyProvider, build
+from incident_core.providers.pagerduty.models import STATUS_OF_PAGERDUTY, URGENCY_OF_SEVERITY
+from incident_core.providers.pagerduty.webhook import WEBHOOK
+from incident_core.providers.registry import ProviderContext
 from incident_core.retry import RetryPolicy
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
@@ -47,26 +44,48 @@ CREATED_AT = "2026-11-27T08:00:00Z"
 Answer = httpx.Response | Callable[[httpx.Request], httpx.Response]
 
 
+ACCOUNT_USERS = [
+    {"id": "PXPGF42", "name": "Ana", "email": "ana@example.com"},
+    {"id": "PBOT", "name": "Incident Bot", "email": "incident-bot@example.com"},
+    {"id": "PBO", "name": "Bo Builder", "email": "bo@example.com"},
+]
+"""The account's people, as `GET /users` and `GET /users/{id}` answer unless a test scripts otherwise."""
+
+
 @dataclass
 class ScriptedPagerDuty:
-    """Answers each (method, path) with the next scripted answer (the last one repeats); records requests."""
+    """Answers each (method, path) with the next scripted answer (the last one repeats); records requests.
+
+    Unscripted, the account's users are listed and an incident has no notes yet.
+    """
 
     answers: dict[tuple[str, str], list[Answer]]
     seen: list[httpx.Request] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
-        queue = self.answers.get((request.method, request.url.path))
-        if not queue:
-            return httpx.Response(404, json={"error": {"message": "Not Found", "code": 2100}})
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        return answer(request) if callable(answer) else answer
+        path = request.url.path
+        queue = self.answers.get((request.method, path))
+        if queue:
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            return answer(request) if callable(answer) else answer
+        if (request.method, path) == ("GET", "/users"):
+            return ok({"users": ACCOUNT_USERS})
+        if request.method == "GET" and path.startswith("/users/"):
+            user = next((u for u in ACCOUNT_USERS if u["id"] == path.removeprefix("/users/")), None)
+            return ok({"user": user}) if user else pd_error(404, "Not Found", 2100)
+        if request.method == "GET" and path.endswith("/notes"):
+            return ok({"notes": []})
+        return httpx.Response(404, json={"error": {"message": "Not Found", "code": 2100}})
+
+    def writes(self) -> list[httpx.Request]:
+        return [request for request in self.seen if request.method != "GET"]
 
     def bodies(self) -> list[Any]:
-        return [json.loads(request.content) if request.content else None for request in self.seen]
+        return [json.loads(request.content) if request.content else None for request in self.writes()]
 
 
-def no_notifier() -> Notifier:
+def no_notifier() -> Pager:
     raise AssertionError("PagerDuty pages people itself; the adapter never uses the SNS notifier")
 
 
@@ -74,7 +93,7 @@ def context(
     pagerduty: ScriptedPagerDuty | None = None, credentials: Mapping[str, Any] = CREDENTIALS
 ) -> ProviderContext:
     return ProviderContext(
-        notifier=no_notifier,
+        pager=no_notifier,
         link=lambda identifier: PORT_PAGE + identifier,
         credentials=lambda name: credentials if name is ProviderName.PAGERDUTY else {},
         transport=httpx.MockTransport(pagerduty or ScriptedPagerDuty({})),
@@ -85,7 +104,7 @@ def adapter(
     pagerduty: ScriptedPagerDuty, clock: FakeClock | None = None, credentials: Mapping[str, Any] | None = None
 ) -> PagerDutyProvider:
     clock = clock or FakeClock()
-    built = build(context(pagerduty, CREDENTIALS | dict(credentials or {})))
+    built = build(context(pagerduty, CREDENTIALS | dict(credentials or {})).vendor(ProviderName.PAGERDUTY))
     policy = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_total_seconds=25.0, jitter=lambda cap: cap)
     return replace(built, http=replace(built.http, clock=clock, sleep=clock.sleep, retry=policy))
 
@@ -156,12 +175,12 @@ class TestMappingTables:
 
 
 class TestTrigger:
-    def test_opens_an_incident_with_the_alert_context_and_its_dedup_key(self) -> None:
+    def test_opens_an_incident_keyed_by_our_incident_with_the_alert_context(self) -> None:
         pagerduty = ScriptedPagerDuty({("POST", "/incidents"): [ok({"incident": pd_incident()}, 201)]})
 
         result = adapter(pagerduty).trigger(incident(externalId=None), [alert()])
 
-        (request,) = pagerduty.seen
+        (request,) = pagerduty.writes()
         assert str(request.url) == "https://api.pagerduty.com/incidents"
         assert request.headers["authorization"] == "Token token=pd-key-123"
         assert request.headers["accept"] == "application/vnd.pagerduty+json;version=2"
@@ -172,7 +191,7 @@ class TestTrigger:
         assert sent["title"] == "Checkout is failing"
         assert sent["service"] == {"id": "PWIXJZS", "type": "service_reference"}
         assert sent["urgency"] == "high"
-        assert sent["incident_key"] == "prometheus-4f2a"
+        assert sent["incident_key"] == "inc-20261127-080000-a1b2c3"
         assert "priority" not in sent
         assert sent["body"]["type"] == "incident_body"
         details = sent["body"]["details"]
@@ -193,11 +212,11 @@ class TestTrigger:
 
         assert result.externalId == "PT4KHLK"
         assert result.url == "https://acme.pagerduty.com/incidents/PT4KHLK"
-        assert result.assignee == "Ana"
+        assert result.assignee == "ana@example.com"
         assert result.providerData == {
             "incidentId": "PT4KHLK",
             "incidentNumber": 1234,
-            "incidentKey": "prometheus-4f2a",
+            "incidentKey": "inc-20261127-080000-a1b2c3",
             "serviceId": "PWIXJZS",
         }
         assert result.message == "Opened PagerDuty incident #1234 (PT4KHLK) (high urgency)"
@@ -210,20 +229,40 @@ class TestTrigger:
             incident(alerts=(), severity=Severity.WARNING, timeline=by_prometheus, externalId=None), []
         )
 
-        (request,) = pagerduty.seen
+        (request,) = pagerduty.writes()
         assert request.headers["from"] == "incident-bot@example.com"
         sent = json.loads(request.content)["incident"]
         assert sent["incident_key"] == "inc-20261127-080000-a1b2c3"
         assert sent["urgency"] == "low"
 
     def test_a_configured_priority_is_sent_for_the_severity(self) -> None:
-        pagerduty = ScriptedPagerDuty({("POST", "/incidents"): [ok({"incident": pd_incident()}, 201)]})
+        pagerduty = ScriptedPagerDuty(
+            {
+                ("POST", "/incidents"): [ok({"incident": pd_incident()}, 201)],
+                ("GET", "/priorities"): [ok({"priorities": [{"id": "P53ZZH5", "name": "P1"}]})],
+            }
+        )
 
         adapter(pagerduty, credentials={"priorityIds": {"critical": "P53ZZH5"}}).trigger(
             incident(externalId=None), [alert()]
         )
 
         assert pagerduty.bodies()[0]["incident"]["priority"] == {"id": "P53ZZH5", "type": "priority_reference"}
+
+    def test_a_priority_the_account_does_not_have_is_named_with_the_secret_before_anything_is_opened(self) -> None:
+        listed = {"priorities": [{"id": "PSLWBL8", "name": "P1"}, {"id": "PJ1P4W7", "name": "P2"}]}
+        pagerduty = ScriptedPagerDuty({("GET", "/priorities"): [ok(listed)]})
+        provider = adapter(pagerduty, credentials={"priorityIds": {"critical": "P53ZZH5"}})
+        provider.http.credentials_in = "the secret incident-lifecycle/pagerduty"
+
+        with pytest.raises(ConfigurationError) as raised:
+            provider.trigger(incident(externalId=None), [alert()])
+
+        assert raised.value.message == (
+            "priorityIds.critical in the secret incident-lifecycle/pagerduty is P53ZZH5, which is not a priority "
+            "of this PagerDuty account; it has: P1 (PSLWBL8), P2 (PJ1P4W7)"
+        )
+        assert pagerduty.writes() == []
 
     def test_a_retried_trigger_joins_the_incident_already_open_for_its_key(self) -> None:
         duplicate = pd_error(400, "Invalid Input Provided", 2001, ["Open incident with key already exists"])
@@ -232,12 +271,14 @@ class TestTrigger:
 
         result = adapter(pagerduty).trigger(incident(externalId=None), [alert()])
 
-        lookup = pagerduty.seen[1]
-        assert lookup.url.params["incident_key"] == "prometheus-4f2a"
+        (lookup,) = [r for r in pagerduty.seen if (r.method, r.url.path) == ("GET", "/incidents")]
+        assert lookup.url.params["incident_key"] == "inc-20261127-080000-a1b2c3"
         assert lookup.url.params["service_ids[]"] == "PWIXJZS"
         assert lookup.url.params["date_range"] == "all"
         assert result.externalId == "PT4KHLK"
-        assert result.message == "PagerDuty incident #1234 (PT4KHLK) is already open for prometheus-4f2a; linked to it"
+        assert result.message == (
+            "PagerDuty incident #1234 (PT4KHLK) is already open for inc-20261127-080000-a1b2c3; linked to it"
+        )
 
     def test_a_refusal_without_an_open_incident_for_the_key_is_the_vendors_error(self) -> None:
         refused = pd_error(400, "Invalid Input Provided", 2001, ["Title cannot be empty."])
@@ -260,7 +301,7 @@ class TestStatusSteps:
 
         result = adapter(pagerduty).acknowledge(incident(), "ana@example.com")
 
-        (request,) = pagerduty.seen
+        (request,) = pagerduty.writes()
         assert request.headers["from"] == "ana@example.com"
         assert json.loads(request.content) == {"incident": {"type": "incident_reference", "status": "acknowledged"}}
         assert result.message == "Acknowledged PagerDuty incident #1234 (PT4KHLK)"
@@ -270,7 +311,14 @@ class TestStatusSteps:
 
         adapter(pagerduty).acknowledge(incident(), "system")
 
-        assert pagerduty.seen[0].headers["from"] == "incident-bot@example.com"
+        assert pagerduty.writes()[0].headers["from"] == "incident-bot@example.com"
+
+    def test_a_port_user_without_a_pagerduty_account_writes_as_the_configured_user(self) -> None:
+        pagerduty = ScriptedPagerDuty({("PUT", "/incidents/PT4KHLK"): [ok({"incident": pd_incident("acknowledged")})]})
+
+        adapter(pagerduty).acknowledge(incident(), "zoe@example.com")
+
+        assert pagerduty.writes()[0].headers["from"] == "incident-bot@example.com"
 
     def test_acknowledging_what_pagerduty_already_acknowledged_is_done(self) -> None:
         pagerduty = ScriptedPagerDuty(
@@ -282,8 +330,8 @@ class TestStatusSteps:
 
         result = adapter(pagerduty).acknowledge(incident(), "ana@example.com")
 
-        assert result.message == "Acknowledged PagerDuty incident #1234 (PT4KHLK)"
-        assert [r.method for r in pagerduty.seen] == ["PUT", "GET"]
+        assert result.message == "PagerDuty incident #1234 (PT4KHLK) was already acknowledged there"
+        assert [r.method for r in pagerduty.seen if r.url.path.startswith("/incidents")] == ["PUT", "GET"]
 
     def test_acknowledging_an_incident_resolved_in_pagerduty_is_refused_with_a_reason(self) -> None:
         pagerduty = ScriptedPagerDuty(
@@ -321,7 +369,13 @@ class TestStatusSteps:
         assert pagerduty.seen[0].url.path == "/incidents/PABC123"
 
 
-USERS = {"users": [{"id": "PXPGF42", "name": "Bo Builder", "email": "Bo@Example.com"}, {"id": "P2", "email": "x@y.z"}]}
+USERS = {
+    "users": [
+        {"id": "PXPGF42", "name": "Bo Builder", "email": "Bo@Example.com"},
+        {"id": "P2", "email": "x@y.z"},
+        {"id": "PANA", "name": "Ana", "email": "ana@example.com"},
+    ]
+}
 POLICY = {"id": "PT20YPA", "name": "Payments On-Call", "summary": "Payments On-Call"}
 
 
@@ -334,15 +388,15 @@ class TestReassignAndEscalate:
         result = adapter(pagerduty).reassign(incident(), "bo@example.com", "ana@example.com")
 
         assert pagerduty.seen[0].url.params["query"] == "bo@example.com"
-        assert pagerduty.bodies()[1] == {
+        assert pagerduty.bodies()[0] == {
             "incident": {
                 "type": "incident_reference",
                 "assignments": [{"assignee": {"id": "PXPGF42", "type": "user_reference"}}],
             }
         }
-        assert pagerduty.seen[1].headers["from"] == "ana@example.com"
+        assert pagerduty.writes()[0].headers["from"] == "ana@example.com"
         assert result.assignee == "bo@example.com"
-        assert result.message == "Reassigned PagerDuty incident PT4KHLK to Bo Builder"
+        assert result.message == "Reassigned PagerDuty incident PT4KHLK to bo@example.com"
 
     def test_reassign_to_an_unknown_email_says_pagerduty_has_no_such_user(self) -> None:
         pagerduty = ScriptedPagerDuty({("GET", "/users"): [ok({"users": [{"id": "P9", "email": "bob@example.com"}]})]})
@@ -361,7 +415,7 @@ class TestReassignAndEscalate:
         result = adapter(pagerduty).reassign(incident(), "payments on-call", "ana@example.com")
 
         assert pagerduty.seen[0].url.params["query"] == "payments on-call"
-        assert pagerduty.bodies()[1] == {
+        assert pagerduty.bodies()[0] == {
             "incident": {
                 "type": "incident_reference",
                 "escalation_policy": {"id": "PT20YPA", "type": "escalation_policy_reference"},
@@ -389,8 +443,8 @@ class TestReassignAndEscalate:
             ("GET", "/teams", {"query": "Payments"}),
             ("GET", "/escalation_policies", {"team_ids[]": "PQ9K7I8"}),
         ]
-        assert pagerduty.bodies()[3]["incident"]["escalation_policy"]["id"] == "PT20YPA"
-        assert result.assignee == "Ana"
+        assert pagerduty.bodies()[0]["incident"]["escalation_policy"]["id"] == "PT20YPA"
+        assert result.assignee == "ana@example.com"
 
     def test_a_team_with_several_policies_asks_which_one(self) -> None:
         second = {"id": "PT20YPB", "name": "Payments Daytime"}
@@ -415,20 +469,78 @@ class TestReassignAndEscalate:
         with pytest.raises(NotFound, match="no escalation policy or team named Nobody"):
             adapter(pagerduty).reassign(incident(), "Nobody", "ana@example.com")
 
-    def test_escalate_moves_to_the_next_level(self) -> None:
-        pagerduty = ScriptedPagerDuty({("PUT", "/incidents/PT4KHLK"): [ok({"incident": pd_incident()})]})
+    def test_escalate_moves_to_the_next_level_and_notes_it_first(self) -> None:
+        pagerduty = ScriptedPagerDuty(
+            {
+                ("PUT", "/incidents/PT4KHLK"): [ok({"incident": pd_incident()})],
+                ("GET", "/incidents/PT4KHLK"): [ok({"incident": pd_incident()})],
+                ("POST", "/incidents/PT4KHLK/notes"): [ok({"note": {"id": "PN1"}}, 201)],
+            }
+        )
+
+        result = adapter(pagerduty).escalate(incident(escalationLevel=2), EscalationRequest(), "ana@example.com")
+
+        assert pagerduty.bodies() == [
+            {
+                "note": {
+                    "content": "Escalated by ana@example.com in Port to level 3\n\n"
+                    "[port:inc-20261127-080000-a1b2c3:escalated:1]"
+                }
+            },
+            {"incident": {"type": "incident_reference", "escalation_level": 3}},
+        ]
+        assert (result.escalationLevel, result.assignee) == (3, "ana@example.com")
+        assert result.message == "Escalated PagerDuty incident PT4KHLK to level 3; paging ana@example.com"
+
+    def test_escalate_counts_from_the_level_pagerduty_reached_by_itself(self) -> None:
+        paged = pd_incident(assignees=[{"id": "PBO", "type": "user_reference", "summary": "Bo Builder"}])
+        paged["escalation_policy"] = {"id": "PPOLICY", "type": "escalation_policy_reference"}
+        oncalls = {
+            "oncalls": [
+                {"escalation_level": 1, "user": {"id": "PXPGF42", "type": "user_reference"}},
+                {"escalation_level": 2, "user": {"id": "PBO", "type": "user_reference"}},
+            ]
+        }
+        pagerduty = ScriptedPagerDuty(
+            {
+                ("GET", "/incidents/PT4KHLK"): [ok({"incident": paged})],
+                ("GET", "/oncalls"): [ok(oncalls)],
+                ("PUT", "/incidents/PT4KHLK"): [ok({"incident": paged})],
+                ("POST", "/incidents/PT4KHLK/notes"): [ok({"note": {"id": "PN1"}}, 201)],
+            }
+        )
+
+        # Port still says level 1; PagerDuty's own escalation rules already moved the incident to level 2.
+        result = adapter(pagerduty).escalate(incident(escalationLevel=1), EscalationRequest(), "ana@example.com")
+
+        (oncall_lookup,) = [r for r in pagerduty.seen if r.url.path == "/oncalls"]
+        assert oncall_lookup.url.params["escalation_policy_ids[]"] == "PPOLICY"
+        assert pagerduty.bodies()[-1] == {"incident": {"type": "incident_reference", "escalation_level": 3}}
+        assert result.escalationLevel == 3
+
+    def test_a_repeated_escalation_reads_its_level_back_instead_of_escalating_again(self) -> None:
+        announced = {
+            "content": "Escalated by ana@example.com in Port to level 3\n\n"
+            "[port:inc-20261127-080000-a1b2c3:escalated:1]"
+        }
+        pagerduty = ScriptedPagerDuty(
+            {
+                ("GET", "/incidents/PT4KHLK/notes"): [ok({"notes": [announced]})],
+                ("PUT", "/incidents/PT4KHLK"): [ok({"incident": pd_incident()})],
+            }
+        )
 
         result = adapter(pagerduty).escalate(incident(escalationLevel=2), EscalationRequest(), "ana@example.com")
 
         assert pagerduty.bodies() == [{"incident": {"type": "incident_reference", "escalation_level": 3}}]
-        assert (result.escalationLevel, result.assignee) == (3, "Ana")
-        assert result.message == "Escalated PagerDuty incident PT4KHLK to level 3; paging Ana"
+        assert result.escalationLevel == 3
 
     def test_escalate_to_a_policy_and_level(self) -> None:
         pagerduty = ScriptedPagerDuty(
             {
                 ("GET", "/escalation_policies"): [ok({"escalation_policies": [POLICY]})],
                 ("PUT", "/incidents/PT4KHLK"): [ok({"incident": pd_incident()})],
+                ("POST", "/incidents/PT4KHLK/notes"): [ok({"note": {"id": "PN1"}}, 201)],
             }
         )
 
@@ -454,7 +566,7 @@ class TestReassignAndEscalate:
 
         result = adapter(pagerduty).escalate(incident(), EscalationRequest(user="bo@example.com"), "ana@example.com")
 
-        assert pagerduty.bodies()[1]["incident"]["assignments"] == [
+        assert pagerduty.bodies()[0]["incident"]["assignments"] == [
             {"assignee": {"id": "PXPGF42", "type": "user_reference"}}
         ]
         assert result.assignee == "bo@example.com"
@@ -472,17 +584,41 @@ class TestNotesAndServices:
 
         result = adapter(pagerduty).add_note(incident(), "Rolled back", "ana@example.com")
 
-        assert pagerduty.bodies() == [{"note": {"content": "Rolled back"}}]
-        assert pagerduty.seen[0].headers["from"] == "ana@example.com"
+        assert pagerduty.bodies() == [{"note": {"content": "Rolled back\n\n[port:inc-20261127-080000-a1b2c3:note:1]"}}]
+        assert pagerduty.writes()[0].headers["from"] == "ana@example.com"
         assert result.message == "Added the note to PagerDuty incident PT4KHLK"
+
+    def test_a_note_already_written_by_an_earlier_attempt_is_not_written_again(self) -> None:
+        earlier = {"id": "PN1", "content": "Rolled back\n\n[port:inc-20261127-080000-a1b2c3:note:1]"}
+        pagerduty = ScriptedPagerDuty({("GET", "/incidents/PT4KHLK/notes"): [ok({"notes": [earlier]})]})
+
+        result = adapter(pagerduty).add_note(incident(), "Rolled back", "ana@example.com")
+
+        assert pagerduty.writes() == []
+        assert result.message == "The note was already on PagerDuty incident PT4KHLK"
+
+    def test_a_note_whose_answer_was_lost_is_found_and_not_written_twice(self) -> None:
+        written = {"id": "PN1", "content": "Rolled back\n\n[port:inc-20261127-080000-a1b2c3:note:1]"}
+        pagerduty = ScriptedPagerDuty(
+            {
+                ("POST", "/incidents/PT4KHLK/notes"): [httpx.Response(504)],
+                ("GET", "/incidents/PT4KHLK/notes"): [ok({"notes": []}), ok({"notes": [written]})],
+            }
+        )
+
+        adapter(pagerduty).add_note(incident(), "Rolled back", "ana@example.com")
+
+        assert len(pagerduty.writes()) == 1
 
     def test_a_note_by_automation_names_its_author(self) -> None:
         pagerduty = ScriptedPagerDuty({("POST", "/incidents/PT4KHLK/notes"): [ok({"note": {"id": "PWL7QXS"}})]})
 
         adapter(pagerduty).add_note(incident(), "Auto-remediation ran", "system")
 
-        assert pagerduty.bodies() == [{"note": {"content": "system: Auto-remediation ran"}}]
-        assert pagerduty.seen[0].headers["from"] == "incident-bot@example.com"
+        assert pagerduty.bodies() == [
+            {"note": {"content": "system: Auto-remediation ran\n\n[port:inc-20261127-080000-a1b2c3:note:1]"}}
+        ]
+        assert pagerduty.writes()[0].headers["from"] == "incident-bot@example.com"
 
     def test_associating_services_notes_them_because_an_incident_has_one_service(self) -> None:
         pagerduty = ScriptedPagerDuty({("POST", "/incidents/PT4KHLK/notes"): [ok({"note": {"id": "PWL7QXS"}})]})
@@ -490,7 +626,12 @@ class TestNotesAndServices:
         result = adapter(pagerduty).associate_services(incident(), ["payments", "ledger"], "ana@example.com")
 
         assert pagerduty.bodies() == [
-            {"note": {"content": "Impacted services (associated in Port by ana@example.com): payments, ledger"}}
+            {
+                "note": {
+                    "content": "Impacted services (associated in Port by ana@example.com): payments, ledger\n\n"
+                    "[port:inc-20261127-080000-a1b2c3:services_associated:1]"
+                }
+            }
         ]
         assert result.message == (
             "A PagerDuty incident has one service; noted the impacted services on PT4KHLK: payments, ledger"
@@ -514,7 +655,7 @@ class TestGet:
     def test_an_answer_of_an_unexpected_shape_is_an_error_not_a_crash(self) -> None:
         pagerduty = ScriptedPagerDuty({("GET", "/incidents/PT4KHLK"): [ok({"incident": {"status": "triggered"}})]})
 
-        with pytest.raises(ProviderApiError, match=r"unexpected shape: id: Field required"):
+        with pytest.raises(ProviderApiError, match=r"unexpected shape: incident\.id: Field required"):
             adapter(pagerduty).get(incident())
 
     def test_an_unknown_status_is_an_error(self) -> None:
@@ -536,7 +677,7 @@ class TestRetriesAndErrors:
         adapter(pagerduty, clock).acknowledge(incident(), "ana@example.com")
 
         assert clock.sleeps == [7.0]
-        assert len(pagerduty.seen) == 2
+        assert len(pagerduty.writes()) == 2
 
     def test_a_429_waits_for_pagerdutys_ratelimit_reset(self) -> None:
         clock = FakeClock()
@@ -555,8 +696,17 @@ class TestRetriesAndErrors:
 
         adapter(pagerduty, clock).add_note(incident(), "x", "ana@example.com")
 
+        # A note is sent once per attempt; before sending it again, the adapter looks whether it landed.
         assert clock.sleeps == [0.5, 1.0]
-        assert len(pagerduty.seen) == 3
+        assert len(pagerduty.writes()) == 3
+        assert [r.method for r in pagerduty.seen if r.url.path.endswith("/notes")] == [
+            "GET",
+            "POST",
+            "GET",
+            "POST",
+            "GET",
+            "POST",
+        ]
 
     def test_a_lasting_5xx_stops_at_the_attempt_bound(self) -> None:
         clock = FakeClock()
@@ -565,20 +715,23 @@ class TestRetriesAndErrors:
         with pytest.raises(ProviderApiError) as raised:
             adapter(pagerduty, clock).acknowledge(incident(), "ana@example.com")
 
-        assert len(pagerduty.seen) == 4
+        assert len(pagerduty.writes()) == 4
         assert clock.sleeps == [0.5, 1.0, 2.0]
         assert raised.value.retryable is True
         assert raised.value.message.startswith("PagerDuty answered 500 after 4 attempts over 3.5 s: Internal Server")
 
     def test_a_4xx_is_not_retried_and_carries_pagerdutys_message(self) -> None:
         pagerduty = ScriptedPagerDuty(
-            {("PUT", "/incidents/PT4KHLK"): [pd_error(403, "Access Denied", 2010, ["Key is read-only"])]}
+            {
+                ("PUT", "/incidents/PT4KHLK"): [pd_error(403, "Access Denied", 2010, ["Key is read-only"])],
+                ("POST", "/incidents/PT4KHLK/notes"): [ok({"note": {"id": "PN1"}}, 201)],
+            }
         )
 
         with pytest.raises(ProviderApiError) as raised:
             adapter(pagerduty).escalate(incident(), EscalationRequest(level=2), "ana@example.com")
 
-        assert len(pagerduty.seen) == 1
+        assert [r.method for r in pagerduty.seen if r.url.path == "/incidents/PT4KHLK"] == ["PUT"]
         assert raised.value.status_code == 403
         assert raised.value.message == "PagerDuty answered 403: Access Denied: Key is read-only (code 2010)"
 
@@ -596,7 +749,7 @@ class TestCredentials:
         incomplete = {key: value for key, value in CREDENTIALS.items() if key != missing}
 
         with pytest.raises(ConfigurationError, match=f"the pagerduty credentials are incomplete: {missing}: "):
-            build(context(credentials=incomplete))
+            build(context(credentials=incomplete).vendor(ProviderName.PAGERDUTY))
 
     @pytest.mark.parametrize(
         ("key", "value", "problem"),
@@ -609,7 +762,7 @@ class TestCredentials:
     )
     def test_a_wrong_value_is_refused(self, key: str, value: str, problem: str) -> None:
         with pytest.raises(ConfigurationError, match=problem):
-            build(context(credentials=CREDENTIALS | {key: value}))
+            build(context(credentials=CREDENTIALS | {key: value}).vendor(ProviderName.PAGERDUTY))
 
     @pytest.mark.parametrize(
         ("extra", "url"),
@@ -765,7 +918,11 @@ class TestWebhookEvents:
     def test_acknowledged(self) -> None:
         assert WEBHOOK.events(ACKNOWLEDGED) == [
             ProviderEvent(
-                externalId="PGR0VU2", status=IncidentStatus.ACKNOWLEDGED, actor="Ana Lopez", at="2026-11-27T08:15:00Z"
+                externalId="PGR0VU2",
+                status=IncidentStatus.ACKNOWLEDGED,
+                actor="Ana Lopez",
+                at="2026-11-27T08:15:00Z",
+                actorId="PLH1HKV",
             )
         ]
 
@@ -784,13 +941,19 @@ class TestWebhookEvents:
                 assignee="Bo Builder",
                 actor="Ana Lopez",
                 at="2026-11-27T08:15:00Z",
+                actorId="PLH1HKV",
+                assigneeIds=("PTUXL6G",),
             )
         ]
 
     def test_annotated(self) -> None:
         assert WEBHOOK.events(ANNOTATED) == [
             ProviderEvent(
-                externalId="PGR0VU2", note="Rolled back release 42", actor="Bo Builder", at="2026-11-27T08:15:00Z"
+                externalId="PGR0VU2",
+                note="Rolled back release 42",
+                actor="Bo Builder",
+                at="2026-11-27T08:15:00Z",
+                actorId="PTUXL6G",
             )
         ]
 
@@ -806,3 +969,39 @@ class TestWebhookEvents:
     def test_a_payload_without_an_event_is_malformed(self, payload: Any) -> None:
         with pytest.raises(MalformedRequest, match="one event object"):
             WEBHOOK.events(payload)
+
+    def test_a_note_this_bundle_wrote_is_not_news(self) -> None:
+        ours = copy.deepcopy(ANNOTATED)
+        ours["event"]["data"]["content"] = "Rolled back release 42\n\n[port:inc-20261127-080000-a1b2c3:note:1]"
+
+        assert WEBHOOK.events(ours) == []
+
+
+class TestSettle:
+    def test_people_become_emails_looked_up_once(self) -> None:
+        pagerduty = ScriptedPagerDuty({})
+        provider = adapter(pagerduty)
+        event = ProviderEvent(
+            externalId="PT4KHLK", assignee="Bo Builder", actor="Ana", actorId="PXPGF42", assigneeIds=("PBO",)
+        )
+
+        first = provider.settle(event)
+        again = provider.settle(event)
+
+        assert first == again
+        assert first is not None
+        assert (first.actor, first.assignee) == ("ana@example.com", "bo@example.com")
+        assert sorted(r.url.path for r in pagerduty.seen) == ["/users/PBO", "/users/PXPGF42"]
+
+    def test_a_change_made_as_the_configured_user_is_our_own(self) -> None:
+        event = ProviderEvent(externalId="PT4KHLK", status=IncidentStatus.ACKNOWLEDGED, actor="Bot", actorId="PBOT")
+
+        assert adapter(ScriptedPagerDuty({})).settle(event) is None
+
+    def test_someone_pagerduty_has_no_email_for_keeps_their_name(self) -> None:
+        event = ProviderEvent(externalId="PT4KHLK", assignee="Old Timer", actor="x", assigneeIds=("PGONE",))
+
+        settled = adapter(ScriptedPagerDuty({})).settle(event)
+
+        assert settled is not None
+        assert settled.assignee == "Old Timer"

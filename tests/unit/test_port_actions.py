@@ -17,10 +17,10 @@ from incident_core.models.action import (
     ResolveInputs,
     TriggerInputs,
     parse_action_run,
-    parse_inputs,
 )
 from incident_core.models.alert import Severity
 from incident_core.models.incident import LifecycleStep, ProviderName
+from incident_core.usecases.steps import STEPS
 
 SECRET = "port-client-secret"
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -97,7 +97,7 @@ def test_ports_legacy_run_payload_is_parsed() -> None:
     }
     run = parse_action_run(LifecycleStep.RESOLVE, legacy)
     assert (run.runId, run.entity_identifier, run.user) == ("r_legacy", "inc-7", "bob@example.com")
-    assert parse_inputs(run) == ResolveInputs(resolution="Rolled back", resolveAlerts=True)
+    assert STEPS[run.step].inputs_of(run) == ResolveInputs(resolution="Rolled back", resolveAlerts=True)
 
 
 def test_an_empty_entity_means_no_entity() -> None:
@@ -144,7 +144,7 @@ def test_a_run_without_an_id_names_the_field(payload: Any, field: str) -> None:
     ],
 )
 def test_inputs_are_read_as_the_step_expects(step: LifecycleStep, inputs: dict[str, Any], expected: Any) -> None:
-    assert parse_inputs(parse_action_run(step, {"runId": "r", "inputs": inputs})) == expected
+    assert STEPS[step].inputs_of(parse_action_run(step, {"runId": "r", "inputs": inputs})) == expected
 
 
 @pytest.mark.parametrize(
@@ -162,5 +162,5 @@ def test_inputs_are_read_as_the_step_expects(step: LifecycleStep, inputs: dict[s
 )
 def test_invalid_inputs_name_the_field(step: LifecycleStep, inputs: dict[str, Any], field: str) -> None:
     with pytest.raises(MalformedRequest) as refused:
-        parse_inputs(parse_action_run(step, {"runId": "r", "inputs": inputs}))
+        STEPS[step].inputs_of(parse_action_run(step, {"runId": "r", "inputs": inputs}))
     assert refused.value.field == field

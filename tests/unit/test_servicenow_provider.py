@@ -10,19 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError, ProviderApiError, StepRefused, Unsupported
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers import ProviderContext
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.servicenow import (
-    STATUS_OF_STATE,
-    URGENCY_IMPACT_OF_SEVERITY,
-    ServiceNowProvider,
-    build,
-    correlation_id,
-)
+from incident_core.providers.registry import ProviderContext
+from incident_core.providers.servicenow.adapter import ServiceNowProvider, build, correlation_id
+from incident_core.providers.servicenow.credentials import DEFAULT_URGENCY_IMPACT as URGENCY_IMPACT_OF_SEVERITY
+from incident_core.providers.servicenow.models import STATUS_OF_STATE
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident
 
@@ -50,6 +46,9 @@ class Recorder:
     def bodies(self, method: str) -> list[dict[str, Any]]:
         return [json.loads(r.content) for r in self.requests if r.method == method]
 
+    def on(self, table: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.path == f"/api/now/table/{table}"]
+
 
 def ok(result: Any = None, status: int = 200) -> httpx.Response:
     return httpx.Response(status, json={"result": result}) if result is not None else httpx.Response(status)
@@ -62,8 +61,11 @@ def table_api(
     groups: dict[str, str] | None = None,
     services: dict[str, str] | None = None,
     record: dict[str, str] | None = None,
+    journal: list[str] | None = None,
+    close_codes: list[str] | None = None,
 ) -> Recorder:
-    """Answers like an instance holding the given open incidents, people (email → sys_id), groups and services."""
+    """Answers like an instance holding the given open incidents, people (email → sys_id), groups, services,
+    work notes (`journal`) and close codes; an OAuth token for any client."""
     found = {
         "/api/now/table/sys_user": ("email", users or {}),
         "/api/now/table/sys_user_group": ("name", groups or {}),
@@ -72,6 +74,15 @@ def table_api(
 
     def answer(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path == "/oauth_token.do":
+            return httpx.Response(200, json={"access_token": "tok", "token_type": "Bearer", "expires_in": 1799})
+        if request.method == "GET" and path == "/api/now/table/sys_journal_field":
+            wanted = request.url.params["sysparm_query"].partition("valueLIKE")[2]
+            return ok([{"sys_id": "j1"} for entry in journal or [] if wanted in entry])
+        if request.method == "GET" and path == "/api/now/table/sys_choice":
+            return ok([{"value": code, "label": code} for code in close_codes or []])
+        if request.method == "GET" and path == "/api/now/table/task_ci":
+            return ok([])
         if request.method == "GET" and path == "/api/now/table/incident":
             return ok(open_records or [])
         if request.method == "GET" and path in found:
@@ -90,12 +101,12 @@ def table_api(
 def provider_for(handler: Handler, clock: FakeClock | None = None, **secret: Any) -> ServiceNowProvider:
     credentials = {**SECRET, **secret}
     context = ProviderContext(
-        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        pager=lambda: pytest.fail("ServiceNow pages nobody itself"),
         link=lambda identifier: f"https://app.getport.io/incidentEntity?identifier={identifier}",
         credentials=lambda name: credentials if name is ProviderName.SERVICENOW else {},
         transport=httpx.MockTransport(handler),
     )
-    provider = build(context)
+    provider = build(context.vendor(ProviderName.SERVICENOW))
     clock = clock or FakeClock()
     provider.http.clock, provider.http.sleep = clock, clock.sleep
     return provider
@@ -177,6 +188,7 @@ def test_trigger_searches_by_correlation_id_then_opens_one_carrying_the_alert() 
         "caller_id": USER_ID,
         "assignment_group": GROUP_ID,
         "business_service": SERVICE_ID,
+        "cmdb_ci": SERVICE_ID,
     }
     description = body["description"]
     for expected in (
@@ -230,7 +242,7 @@ def test_the_correlation_id_is_the_first_alert_key_else_the_incident_and_always_
     assert correlation_id(incident(alerts=("sentry-a^b",))).startswith("port-")
 
 
-def test_the_create_is_sent_once_and_its_failure_may_be_retried_by_the_caller() -> None:
+def test_a_create_whose_answer_is_lost_is_looked_for_before_it_is_sent_again() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return ok([]) if request.method == "GET" else httpx.Response(503, text="Service Unavailable")
 
@@ -238,22 +250,36 @@ def test_the_create_is_sent_once_and_its_failure_may_be_retried_by_the_caller() 
     with pytest.raises(ProviderApiError) as raised:
         provider_for(api).trigger(incident(services=()), [alert()])
 
-    assert [r.method for r in api.requests] == ["GET", "POST"]
+    assert [r.method for r in api.requests] == ["GET", *["POST", "GET"] * 3, "POST"]
     assert raised.value.retryable is True
     assert raised.value.status_code == 503
+
+
+def test_a_create_that_landed_though_its_answer_was_lost_is_adopted() -> None:
+    created = {"sys_id": SYS_ID, "number": "INC0010002", "state": "1"}
+    searches = iter([ok([]), ok([created])])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return next(searches) if request.method == "GET" else httpx.Response(504, text="Gateway Timeout")
+
+    api = Recorder(answer)
+    result = provider_for(api).trigger(incident(services=()), [alert()])
+
+    assert [r.method for r in api.requests] == ["GET", "POST", "GET"]
+    assert result.externalId == SYS_ID
 
 
 # Retries and errors
 
 
 def test_a_429_waits_as_long_as_retry_after_says() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200)])
+    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), ok({"state": "1"})])
     api = Recorder(lambda request: next(answers))
     clock = FakeClock()
-    provider_for(api, clock).add_note(incident(), "Rolled back", "ana@example.com")
+    provider_for(api, clock).get(incident())
 
     assert clock.sleeps == [7.0]
-    assert [r.method for r in api.requests] == ["PATCH", "PATCH"]
+    assert [r.method for r in api.requests] == ["GET", "GET"]
 
 
 def test_a_429_without_retry_after_waits_until_the_rate_limit_resets() -> None:
@@ -311,13 +337,11 @@ def test_acknowledge_moves_to_in_progress_and_says_it_is_not_a_real_ack() -> Non
     api = table_api()
     result = provider_for(api).acknowledge(incident(), "ana@example.com")
 
-    (patch,) = api.requests
-    assert (patch.method, patch.url.path) == ("PATCH", f"/api/now/table/incident/{SYS_ID}")
-    assert patch.headers["X-no-response-body"] == "true"
-    body = json.loads(patch.content)
-    assert body["state"] == "2"
-    assert "Acknowledged by ana@example.com" in body["work_notes"]
-    assert "assigned_to" not in body
+    state, note = (r for r in api.requests if r.method == "PATCH")
+    assert (state.url.path, note.url.path) == (f"/api/now/table/incident/{SYS_ID}",) * 2
+    assert state.headers["X-no-response-body"] == "true"
+    assert json.loads(state.content) == {"state": "2"}
+    assert "Acknowledged by ana@example.com" in json.loads(note.content)["work_notes"]
     assert "not a real ack" in result.message
     assert result.assignee is None
 
@@ -326,7 +350,7 @@ def test_acknowledge_can_assign_the_acknowledging_person() -> None:
     api = table_api(users={"ana@example.com": USER_ID})
     result = provider_for(api, assignOnAcknowledge=True).acknowledge(incident(), "ana@example.com")
 
-    lookup, _ = api.requests
+    lookup = api.requests[0]
     assert lookup.url.path == "/api/now/table/sys_user"
     assert dict(lookup.url.params) == {
         "email": "ana@example.com",
@@ -340,9 +364,8 @@ def test_acknowledge_can_assign_the_acknowledging_person() -> None:
 
 def test_a_person_unknown_to_servicenow_fails_the_step_by_name() -> None:
     api = table_api()
-    with pytest.raises(ProviderApiError, match=r"no active user with the email bo@example\.com") as raised:
+    with pytest.raises(NotFound, match=r"no active user with the email bo@example\.com"):
         provider_for(api).reassign(incident(), "bo@example.com", "ana@example.com")
-    assert raised.value.retryable is False
     assert [r.method for r in api.requests] == ["GET"]
 
 
@@ -352,24 +375,29 @@ def test_reassign_to_a_person_sets_assigned_to_and_to_a_team_sets_the_group() ->
     to_person = provider.reassign(incident(), "bo@example.com", "ana@example.com")
     to_team = provider.reassign(incident(), "Database", "ana@example.com")
 
-    person, team = api.bodies("PATCH")
-    assert person["assigned_to"] == USER_ID
-    assert "assignment_group" not in person
-    assert (team["assignment_group"], team["assigned_to"]) == (GROUP_ID, "")
+    person, person_note, team, team_note = api.bodies("PATCH")
+    assert person == {"assigned_to": USER_ID}
+    assert team == {"assignment_group": GROUP_ID, "assigned_to": ""}
+    assert person_note["work_notes"].startswith("Reassigned to bo@example.com by ana@example.com in Port.")
+    assert team_note["work_notes"].startswith("Reassigned to Database by ana@example.com in Port.")
     assert (to_person.assignee, to_team.assignee) == ("bo@example.com", "Database")
     assert to_team.message == "Moved ServiceNow INC0010002 to assignment group Database"
 
 
-def test_associate_sets_the_first_service_and_lists_them_all_in_a_work_note() -> None:
-    api = table_api(services={"checkout": SERVICE_ID})
-    result = provider_for(api).associate_services(incident(), ["checkout", "payments"], "ana@example.com")
+def test_associate_sets_the_service_and_ci_makes_each_service_an_affected_ci_and_notes_them_all() -> None:
+    other = "0d8d2ac4db5f1010b4f0d1c3ca9619aa"
+    api = table_api(services={"checkout": SERVICE_ID, "payments": other})
+    result = provider_for(api).associate_services(incident(), ["checkout", "payments", "ledger"], "ana@example.com")
 
-    (body,) = api.bodies("PATCH")
-    assert body["business_service"] == SERVICE_ID
-    assert body["work_notes"].endswith("checkout, payments")
-    assert (
-        result.message
-        == "Set the service of ServiceNow INC0010002 to checkout; listed checkout, payments in a work note"
+    fields, note = api.bodies("PATCH")
+    assert fields == {"business_service": SERVICE_ID, "cmdb_ci": SERVICE_ID}
+    assert note["work_notes"].startswith(
+        "Affected services (set by ana@example.com in Port): checkout, payments, ledger"
+    )
+    assert api.bodies("POST") == [{"task": SYS_ID, "ci_item": SERVICE_ID}, {"task": SYS_ID, "ci_item": other}]
+    assert result.message == (
+        "ServiceNow INC0010002: its service is checkout; added checkout, payments to its affected CIs; "
+        "ledger: not a business service (cmdb_ci_service) in ServiceNow; listed them all in a work note"
     )
 
 
@@ -378,8 +406,8 @@ def test_associate_with_a_service_servicenow_does_not_know_only_writes_the_work_
     result = provider_for(api).associate_services(incident(), ["ledger"], "ana@example.com")
 
     (body,) = api.bodies("PATCH")
-    assert "business_service" not in body
-    assert result.message.startswith("ledger is not a business service (cmdb_ci_service) in ServiceNow")
+    assert set(body) == {"work_notes"}
+    assert "ledger: not a business service (cmdb_ci_service) in ServiceNow" in result.message
 
 
 @pytest.mark.parametrize(
@@ -397,10 +425,10 @@ def test_escalate_raises_urgency_and_impact_one_step_per_level(
     api = table_api()
     result = provider_for(api).escalate(incident(severity=severity), EscalationRequest(level=level), "ana@example.com")
 
-    (body,) = api.bodies("PATCH")
+    body, note = api.bodies("PATCH")
     assert (body["urgency"], body["impact"]) == urgency_impact
     assert result.escalationLevel == (level or 2)
-    assert "work_notes" in body
+    assert "work_notes" in note
 
 
 def test_escalate_to_a_policy_and_user_hands_the_record_over() -> None:
@@ -409,7 +437,7 @@ def test_escalate_to_a_policy_and_user_hands_the_record_over() -> None:
         incident(), EscalationRequest(policy="SRE", user="bo@example.com"), "ana@example.com"
     )
 
-    (body,) = api.bodies("PATCH")
+    body, _ = api.bodies("PATCH")
     assert (body["assignment_group"], body["assigned_to"]) == (GROUP_ID, USER_ID)
     assert (result.escalationPolicy, result.assignee, result.escalationLevel) == ("SRE", "bo@example.com", 2)
     assert result.message == (
@@ -430,15 +458,29 @@ def test_escalating_a_critical_incident_with_nowhere_to_go_is_unsupported() -> N
     assert api.requests == []
 
 
-def test_add_note_writes_a_work_note_naming_the_author() -> None:
+def test_add_note_writes_a_marked_work_note_naming_the_author() -> None:
     api = table_api()
     provider_for(api).add_note(incident(), "Rolled back 4.2.1", "ana@example.com")
-    assert api.bodies("PATCH") == [{"work_notes": "Rolled back 4.2.1\n\n(ana@example.com, from Port)"}]
+    assert api.bodies("PATCH") == [
+        {"work_notes": "Rolled back 4.2.1\n\n(ana@example.com, from Port)\n\n[port:inc-20261127-100000-abc123:note:1]"}
+    ]
+    (search,) = api.on("sys_journal_field")
+    assert search.url.params["sysparm_query"] == (
+        f"element_id={SYS_ID}^element=work_notes^valueLIKE[port:inc-20261127-100000-abc123:note:1]"
+    )
+
+
+def test_a_work_note_an_earlier_attempt_wrote_is_not_written_again() -> None:
+    api = table_api(journal=["Rolled back 4.2.1\n\n[port:inc-20261127-100000-abc123:note:1]"])
+    result = provider_for(api).add_note(incident(), "Rolled back 4.2.1", "ana@example.com")
+    assert api.bodies("PATCH") == []
+    assert result.message == "The work note was already on ServiceNow INC0010002"
 
 
 def test_resolve_sends_state_6_with_the_configured_close_code_and_notes() -> None:
     api = table_api()
-    result = provider_for(api, closeCode="Solved (Permanently)").resolve(incident(), "Rolled back", "ana@example.com")
+    provider = provider_for(api, closeCode="Solved (Permanently)")
+    result = provider.resolve(incident(), "Rolled back", "ana@example.com")
 
     assert api.bodies("PATCH") == [
         {
@@ -448,6 +490,28 @@ def test_resolve_sends_state_6_with_the_configured_close_code_and_notes() -> Non
         }
     ]
     assert result.message == "Resolved ServiceNow INC0010002 (close code Solved (Permanently))"
+
+
+def test_resolving_what_servicenow_already_resolved_is_done() -> None:
+    api = table_api(record={"sys_id": SYS_ID, "state": "6"})
+    result = provider_for(api).resolve(incident(), "Rolled back", "ana@example.com")
+    assert api.bodies("PATCH") == []
+    assert result.message == "ServiceNow INC0010002 was already resolved there"
+
+
+def test_a_close_code_the_instance_does_not_have_is_named_with_the_secret_before_resolving() -> None:
+    api = table_api(close_codes=["Solution provided", "Workaround provided"])
+    provider = provider_for(api, closeCode="Fixed")
+    provider.http.credentials_in = "the secret incident-lifecycle/servicenow"
+
+    with pytest.raises(ConfigurationError) as raised:
+        provider.resolve(incident(), "Rolled back", "ana@example.com")
+
+    assert raised.value.message == (
+        "closeCode in the secret incident-lifecycle/servicenow is 'Fixed', which is not a close code of this "
+        "ServiceNow instance; it has: Solution provided, Workaround provided"
+    )
+    assert api.bodies("PATCH") == []
 
 
 @pytest.mark.parametrize(
@@ -494,21 +558,23 @@ def test_a_step_on_an_incident_servicenow_never_received_is_refused() -> None:
         ({"username": "u", "password": "p"}, "instanceUrl"),
         ({"instanceUrl": "http://acme.service-now.com", "oauthToken": "t"}, "instanceUrl"),
         ({"instanceUrl": "https://[::1", "oauthToken": "t"}, "instanceUrl"),
-        ({"instanceUrl": INSTANCE}, "oauthToken"),
+        ({"instanceUrl": INSTANCE}, "give clientId and clientSecret (OAuth), or username and password (Basic)"),
         ({"instanceUrl": INSTANCE, "username": "u"}, "password is required"),
         ({"instanceUrl": INSTANCE, "password": "p"}, "username is required"),
-        ({"instanceUrl": INSTANCE, "username": "u", "password": "p", "oauthToken": "t"}, "not both"),
-        ({"instanceUrl": INSTANCE, "oauthToken": "t", "callerId": "Ana Lee"}, "callerId"),
+        ({"instanceUrl": INSTANCE, "clientId": "c"}, "clientId and clientSecret go together"),
+        ({"instanceUrl": INSTANCE, "oauthToken": "t"}, "oauthToken is a static access token, which expires"),
+        ({"instanceUrl": INSTANCE, "username": "u", "password": "p", "callerId": "Ana Lee"}, "callerId"),
+        ({"instanceUrl": INSTANCE, "username": "u", "password": "p", "urgencyImpact": {"info": [4, 3]}}, "less"),
     ],
 )
 def test_an_incomplete_secret_is_a_configuration_error_naming_the_key(secret: dict[str, str], named: str) -> None:
     context = ProviderContext(
-        notifier=lambda: pytest.fail("ServiceNow pages nobody itself"),
+        pager=lambda: pytest.fail("ServiceNow pages nobody itself"),
         link=lambda identifier: None,
         credentials=lambda name: secret,
     )
     with pytest.raises(ConfigurationError, match="servicenow credentials are incomplete") as raised:
-        build(context)
+        build(context.vendor(ProviderName.SERVICENOW))
     assert named in raised.value.message
 
 
@@ -532,9 +598,14 @@ def test_the_instance_or_a_self_hosted_base_url_is_where_requests_go(instance_ur
 def test_basic_or_bearer_authorization_and_json_accept() -> None:
     basic, bearer = table_api(record={"state": "1"}), table_api(record={"state": "1"})
     provider_for(basic).get(incident())
-    provider_for(bearer, username=None, password=None, oauthToken="tok").get(incident())
+    provider_for(bearer, username=None, password=None, clientId="c", clientSecret="s").get(incident())
 
     expected_basic = base64.b64encode(b"port.integration:s3cret").decode()
     assert basic.requests[0].headers["Authorization"] == f"Basic {expected_basic}"
-    assert bearer.requests[0].headers["Authorization"] == "Bearer tok"
+    token, read = bearer.requests
+    assert (token.url.path, token.content) == (
+        "/oauth_token.do",
+        b"grant_type=client_credentials&client_id=c&client_secret=s",
+    )
+    assert read.headers["Authorization"] == "Bearer tok"
     assert basic.requests[0].headers["Accept"] == "application/json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,12 +23,13 @@ from incident_core.errors import ConfigurationError, IncidentCoreError, state_ma
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
 from incident_core.models.action import ActionRun
 from incident_core.models.incident import LifecycleStep, ProviderName
-from incident_core.normalizers.common import format_utc
-from incident_core.notifications import Pagers, SnsNotifier, chat_notifiers
+from incident_core.models.page import Pager
+from incident_core.notifications import Pagers, SnsPager, chat_pagers
 from incident_core.observability import METRICS_NAMESPACE, record_metric
 from incident_core.port.client import PortClient
 from incident_core.port.links import entity_url
-from incident_core.providers import ProviderContext, provider_for
+from incident_core.providers.lookups import Lookups
+from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.secrets import (
     load_port_credentials,
     load_provider_credentials,
@@ -37,6 +38,7 @@ from incident_core.secrets import (
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.actions import (
     ActionQueue,
     ActionRunner,
@@ -51,7 +53,7 @@ from incident_core.usecases.escalation import (
     EscalationTasks,
     reconcile_escalations,
 )
-from incident_core.usecases.lifecycle import LifecycleContext, StepOutcome
+from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
 from incident_core.usecases.process import AlertProcessor, QueuedMessage
 from incident_core.usecases.projection import INCIDENT_BLUEPRINT, Projector
 from incident_core.usecases.provider_sync import receive_provider_webhook, reconcile
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 logger = Logger()
+VENDOR_LOOKUPS = Lookups()
+"""People, teams and vocabularies found at a vendor, kept for the container's life (across steps)."""
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -96,10 +100,14 @@ def incident_link(settings: Settings, identifier: str) -> str:
 
 
 def build_lifecycle(settings: Settings) -> LifecycleContext:
+    pager = lambda: SnsPager(aws.sns(), settings.required("escalation_topic_arn"))  # noqa: E731
+    link = partial(incident_link, settings)
     providers = ProviderContext(
-        notifier=lambda: SnsNotifier(aws.sns(), settings.required("escalation_topic_arn")),
-        link=lambda identifier: incident_link(settings, identifier),
+        pager=pager,
+        link=link,
         credentials=lambda name: load_provider_credentials(settings, name),
+        secret_name=lambda name: f"the secret {settings.provider_secret(name)}",
+        lookups=VENDOR_LOOKUPS,
     )
     escalations: Callable[[], EscalationControl] | None = None
     if settings.escalation_state_machine_arn:
@@ -110,6 +118,8 @@ def build_lifecycle(settings: Settings) -> LifecycleContext:
         alerts=AlertStore(_table(settings, "alerts_table")),
         provider=lambda name: provider_for(name, providers),
         directory=lambda: _directory(settings),
+        pager=pager,
+        link=link,
         settings=settings,
         pause=time.sleep,
         escalations=escalations,
@@ -152,6 +162,7 @@ def make_action_handler(step: LifecycleStep) -> Handler:
                 ledger=lambda: IncidentStore(_table(settings, "incidents_table")),
                 queue=lambda: ActionQueue(aws.sqs(), settings.required("action_queue_url")),
                 reporter=lambda: build_reporter(settings),
+                max_body_bytes=settings.max_body_bytes,
             )
         except IncidentCoreError as error:
             logger.info(
@@ -243,6 +254,7 @@ def make_provider_webhook_handler(provider: ProviderName) -> Handler:
                 secret=lambda: _webhook_secret(settings, provider),
                 lifecycle=lambda: build_lifecycle(settings),
                 now=datetime.now(UTC),
+                max_body_bytes=settings.max_body_bytes,
             )
             build_projector(settings).project_incidents(changed)
         except IncidentCoreError as error:
@@ -279,9 +291,9 @@ def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
 
 
 def _pager(settings: Settings) -> Pagers:
-    channels: list[Any] = [SnsNotifier(aws.sns(), settings.required("escalation_topic_arn"))]
+    channels: list[Pager] = [SnsPager(aws.sns(), settings.required("escalation_topic_arn"))]
     if settings.notification_channels_secret:
-        channels += chat_notifiers(load_secret(settings, settings.notification_channels_secret))
+        channels += chat_pagers(load_secret(settings, settings.notification_channels_secret))
     return Pagers(channels)
 
 

@@ -1,5 +1,5 @@
-"""Notifications to people: the escalation SNS topic (subscribers of the operator's choice), and optional
-Slack and Microsoft Teams incoming webhooks. Each message carries the incident's context and its Port link."""
+"""The channels that carry pages: the escalation SNS topic (subscribers of the operator's choice), and
+optional Slack and Microsoft Teams incoming webhooks. Each implements `models.page.Pager`."""
 
 from __future__ import annotations
 
@@ -10,28 +10,25 @@ from typing import Any
 
 import httpx
 
-from incident_core.models.incident import Incident
+from incident_core.models.page import Page, Pager
 from incident_core.providers.http import VendorHttp
 
 
-class SnsNotifier:
+class SnsPager:
     def __init__(self, sns: Any, topic_arn: str) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
 
-    def notify(self, incident: Incident, subject: str, message: str) -> None:
-        self.page(incident, [], subject, message)
-
-    def page(self, incident: Incident, recipients: Sequence[str], subject: str, message: str) -> None:
+    def page(self, page: Page) -> None:
         attributes = {
-            "incident": {"DataType": "String", "StringValue": incident.identifier},
-            "severity": {"DataType": "String", "StringValue": incident.severity.value},
+            "incident": {"DataType": "String", "StringValue": page.incidentId},
+            "severity": {"DataType": "String", "StringValue": page.severity.value},
         }
-        if recipients:
+        if page.recipients:
             # Subscription filter policies can route a page to the right person's endpoint.
-            attributes["recipients"] = {"DataType": "String.Array", "StringValue": _json_list(recipients)}
+            attributes["recipients"] = {"DataType": "String.Array", "StringValue": _json_list(page.recipients)}
         self._sns.publish(
-            TopicArn=self._topic_arn, Subject=subject[:100], Message=message, MessageAttributes=attributes
+            TopicArn=self._topic_arn, Subject=page.subject, Message=page.message, MessageAttributes=attributes
         )
 
 
@@ -40,32 +37,32 @@ def _json_list(values: Sequence[str]) -> str:
 
 
 @dataclass
-class ChatWebhookNotifier:
+class ChatWebhookPager:
     """An incoming webhook of Slack or Teams: both accept `{"text": ...}`."""
 
     http: VendorHttp
     url: str
 
-    def page(self, incident: Incident, recipients: Sequence[str], subject: str, message: str) -> None:
-        self.http.request("POST", self.url, json_body={"text": f"*{subject}*\n{message}"})
+    def page(self, page: Page) -> None:
+        self.http.request("POST", self.url, json_body={"text": f"*{page.subject}*\n{page.message}"})
 
 
 @dataclass
 class Pagers:
     """Every configured channel gets the page; the SNS topic always does."""
 
-    channels: list[Any] = field(default_factory=list)
+    channels: list[Pager] = field(default_factory=list)
 
-    def page(self, incident: Incident, recipients: Sequence[str], subject: str, message: str) -> None:
+    def page(self, page: Page) -> None:
         for channel in self.channels:
-            channel.page(incident, recipients, subject, message)
+            channel.page(page)
 
 
-def chat_notifiers(urls: dict[str, str], transport: httpx.BaseTransport | None = None) -> list[ChatWebhookNotifier]:
-    """Notifiers for the configured chat webhooks (`slackWebhookUrl`, `teamsWebhookUrl`)."""
-    notifiers = []
+def chat_pagers(urls: dict[str, str], transport: httpx.BaseTransport | None = None) -> list[ChatWebhookPager]:
+    """Pagers for the configured chat webhooks (`slackWebhookUrl`, `teamsWebhookUrl`)."""
+    pagers = []
     for key, vendor in (("slackWebhookUrl", "Slack"), ("teamsWebhookUrl", "Microsoft Teams")):
         if urls.get(key):
             client = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0), transport=transport)
-            notifiers.append(ChatWebhookNotifier(VendorHttp(vendor, client), urls[key]))
-    return notifiers
+            pagers.append(ChatWebhookPager(VendorHttp(vendor, client), urls[key]))
+    return pagers

@@ -1,6 +1,6 @@
 """The "General rules" and "Output conventions" of ../shared/spec/alert-normalization.md.
 
-Each rule is checked on the shared helpers of `normalizers/common.py` and through the public `normalize()`
+Each rule is checked on the shared helpers (`normalizers/common.py`, `support/`) and through the public `normalize()`
 on Alertmanager, Grafana and Dynatrace bodies, so a source that stops using a helper is caught too.
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from incident_core.bounds import parse_json_object
 from incident_core.errors import MalformedRequest
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.normalizers import normalize
@@ -22,14 +23,12 @@ from incident_core.normalizers.common import (
     default_title,
     epoch_millis,
     epoch_seconds,
-    first_text,
-    load_json_object,
-    lookup,
     raw_payload,
     rfc3339,
     shared_severity,
-    text,
 )
+from incident_core.support.numbers import exact_decimal
+from incident_core.support.text import first_text, lookup, text
 from tests.events import webhook_event, webhook_event_names
 
 UTC_MILLIS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -311,7 +310,7 @@ def test_epoch_milliseconds_as_numbers_and_strings(value: Any) -> None:
         1775645211.9999996,  # a Python float
         "1775645211.9999996",
         Decimal("1775645211.9999996"),
-        load_json_object(b'{"t": 1775645211.9999996}')["t"],
+        parse_json_object(b'{"t": 1775645211.9999996}')["t"],
     ],
 )
 def test_epoch_seconds_truncate_in_decimal(value: Any) -> None:
@@ -326,7 +325,7 @@ def test_epoch_seconds_as_integers_floats_and_strings(value: Any, expected: str)
 
 
 def test_json_fractions_are_parsed_as_decimals() -> None:
-    assert load_json_object(b'{"t": 1775645211.9999996}')["t"] == Decimal("1775645211.9999996")
+    assert exact_decimal(parse_json_object(b'{"t": 1775645211.9999996}')["t"]) == Decimal("1775645211.9999996")
 
 
 @pytest.mark.parametrize("value", ["soon", "12abc", "NaN", "Infinity", "1e30", "-1e30"])
@@ -398,7 +397,9 @@ def test_legacy_grafana_tags_severity_uses_the_shared_table(value: str, expected
 
 
 def test_raw_payload_keeps_a_small_element_as_plain_json() -> None:
-    assert raw_payload({"n": Decimal("1.5"), "i": Decimal("2"), "s": ["x"]}) == {"n": 1.5, "i": 2, "s": ["x"]}
+    kept = raw_payload(parse_json_object(b'{"n": 1.5, "i": 2, "s": ["x"]}'))
+    assert kept == {"n": 1.5, "i": 2, "s": ["x"]}
+    assert json.loads(json.dumps(kept)) == kept
 
 
 def test_raw_payload_of_a_huge_element_is_a_bounded_excerpt() -> None:

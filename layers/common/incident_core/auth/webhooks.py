@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
@@ -65,28 +64,41 @@ class WebhookSecrets(BaseModel):
         Dropping fails closed for that source only, so a typo in one tool's entry cannot stop the others.
         """
         sources: dict[Source, SourceCredentials] = {}
-        for name, entry in document.items():
-            try:
-                sources[Source(name)] = SourceCredentials.model_validate(entry)
-            except (ValueError, ValidationError):
-                continue
+        for name in document:
+            credentials = _entry(document, name)
+            if credentials is not None:
+                sources[Source(name)] = credentials
         return cls(sources=sources)
+
+
+def _entry(document: Mapping[str, Any], name: str) -> SourceCredentials | None:
+    """One source's entry of the secret document, validated; None when it is missing or malformed."""
+    if name not in _SOURCE_NAMES or name not in document:
+        return None
+    try:
+        return SourceCredentials.model_validate(document[name])
+    except ValidationError:
+        return None
+
+
+_SOURCE_NAMES = frozenset(source.value for source in Source)
 
 
 def verify_webhook(
     source: Source,
     headers: Mapping[str, str],
     body: bytes,
-    secrets: WebhookSecrets,
+    secrets: WebhookSecrets | Mapping[str, Any],
     *,
     now: datetime | None = None,
 ) -> None:
     """Raise `AuthenticationError` unless the request carries a valid credential for `source`.
 
-    `headers` have lower-cased names. `now` enables the replay check of Grafana's signed timestamp;
+    `headers` have lower-cased names. `secrets` is the parsed model or the secret's JSON document, of which
+    only `source`'s entry is read. `now` enables the replay check of Grafana's signed timestamp;
     offline tools pass None.
     """
-    credentials = secrets.sources.get(source)
+    credentials = secrets.sources.get(source) if isinstance(secrets, WebhookSecrets) else _entry(secrets, source.value)
     if credentials is None:
         raise AuthenticationError(f"no webhook credentials are configured for {source.value}")
 
@@ -121,7 +133,7 @@ def _verify_hmac(
             raise AuthenticationError(f"the signed request lacks the {credentials.timestampHeader} header")
         if timestamp is not None:
             message = timestamp.encode() + b":" + body
-    expected = hmac.new(credentials.hmac.encode(), message, hashlib.sha256).hexdigest()
+    expected = hmac.digest(credentials.hmac.encode(), message, "sha256").hex()
     if not hmac.compare_digest(expected.encode(), presented.strip().lower().encode()):
         raise AuthenticationError("the signature does not match the body")
     if timestamp is not None and now is not None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from incident_core.bounds import check_identifier
 from incident_core.errors import MalformedRequest
-from incident_core.models.alert import Severity
+from incident_core.models.alert import PORT_IDENTIFIER_MAX, Severity
 from incident_core.models.incident import LifecycleStep, ProviderName
-from incident_core.normalizers.common import dig, mapping
+from incident_core.support.paths import dig, mapping
 from incident_core.support.urls import is_path_segment
 from incident_core.validation import first_problem
 
@@ -79,10 +80,19 @@ def parse_action_run(step: LifecycleStep, payload: Any) -> ActionRun:
         }
         names = {}
     try:
-        return ActionRun.model_validate({**fields, "step": step})
+        run = ActionRun.model_validate({**fields, "step": step})
     except ValidationError as exc:
         field, problem = first_problem(exc, default="body")
         raise MalformedRequest(names.get(field, field), problem) from exc
+    # Both become parts of DynamoDB keys (the run ledger, the incident).
+    check_identifier(run.runId, names.get("runId", "runId"))
+    if run.entity_identifier is not None:
+        check_identifier(run.entity_identifier, f"{names.get('entity', 'entity')}.identifier")
+    return run
+
+
+MAX_SERVICES = 100
+"""Services one action may name; more than a page of them is a mistake, not an incident."""
 
 
 def _identifiers(value: Any) -> Any:
@@ -93,14 +103,38 @@ def _identifiers(value: Any) -> Any:
     return [item.get("identifier") if isinstance(item, dict) else item for item in items]
 
 
-ServiceIdentifiers = Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(_identifiers)]
-OptionalText = Annotated[str | None, BeforeValidator(lambda v: v.strip() or None if isinstance(v, str) else v)]
+TEXT_INPUT_LIMIT = 10_000
+"""Characters of a free-text input (a note, a resolution): it lands in the incident's timeline, whose item
+DynamoDB keeps under 400 KB."""
+ServiceIdentifiers = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=PORT_IDENTIFIER_MAX)]],
+    BeforeValidator(_identifiers),
+    Field(max_length=MAX_SERVICES),
+]
+
+
+def _within_limit(value: str) -> str:
+    if len(value) > TEXT_INPUT_LIMIT:
+        raise ValueError(f"at most {TEXT_INPUT_LIMIT} characters")
+    return value
+
+
+def _optional_text(value: Any) -> Any:
+    """Blank is absent; anything else is kept trimmed (and checked by its type first)."""
+    return value.strip() or None if isinstance(value, str) else value
+
+
+OptionalText = Annotated[
+    str | None,
+    BeforeValidator(_optional_text),
+    AfterValidator(lambda value: None if value is None else _within_limit(value)),
+]
 
 
 def _required_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
-    return value.strip()
+    return _within_limit(value.strip())
 
 
 RequiredText = Annotated[str, AfterValidator(_required_text)]
@@ -113,6 +147,9 @@ def _user(value: Any) -> Any:
 
 class StepInputs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+InputsT = TypeVar("InputsT", bound=StepInputs)
 
 
 class TriggerInputs(StepInputs):
@@ -156,22 +193,10 @@ class FindExpertInputs(StepInputs):
     addResponder: Annotated[OptionalText, BeforeValidator(_user)] = None
 
 
-STEP_INPUTS: dict[LifecycleStep, type[StepInputs]] = {
-    LifecycleStep.TRIGGER: TriggerInputs,
-    LifecycleStep.ACKNOWLEDGE: AcknowledgeInputs,
-    LifecycleStep.REASSIGN: ReassignInputs,
-    LifecycleStep.ASSOCIATE_SERVICES: AssociateServicesInputs,
-    LifecycleStep.ESCALATE: EscalateInputs,
-    LifecycleStep.ADD_NOTE: AddNoteInputs,
-    LifecycleStep.RESOLVE: ResolveInputs,
-    LifecycleStep.FIND_EXPERT: FindExpertInputs,
-}
-
-
-def parse_inputs(run: ActionRun) -> StepInputs:
-    """The run's inputs as its step expects them; `MalformedRequest` names `inputs.<field>`."""
+def parse_inputs(run: ActionRun, model: type[InputsT]) -> InputsT:
+    """The run's inputs as `model`, its step's inputs; `MalformedRequest` names `inputs.<field>`."""
     try:
-        return STEP_INPUTS[run.step].model_validate(run.inputs)
+        return model.model_validate(run.inputs)
     except ValidationError as exc:
         field, problem = first_problem(exc, default="")
         raise MalformedRequest(f"inputs.{field}" if field else "inputs", problem) from exc

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 
 
 class Source(StrEnum):
@@ -46,7 +46,7 @@ class AlertStatus(StrEnum):
 
 
 # Port entity identifiers: ^(?!\.{1,2}$)[\p{L}0-9@_.+:\\/=-]+$, at most 1000 characters.
-_PORT_IDENTIFIER_MAX = 1000
+PORT_IDENTIFIER_MAX = 1000
 
 
 def dedup_key(source: Source | str, external_id: str) -> str:
@@ -57,14 +57,24 @@ def dedup_key(source: Source | str, external_id: str) -> str:
 def port_identifier(raw: str) -> str:
     """Sanitize `raw` to Port's identifier pattern; a short hash keeps sanitized values distinct."""
     cleaned = "".join(ch if _allowed_in_identifier(ch) else "-" for ch in raw)
-    if cleaned != raw or len(cleaned) > _PORT_IDENTIFIER_MAX:
+    if cleaned != raw or len(cleaned) > PORT_IDENTIFIER_MAX:
         digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-        cleaned = f"{cleaned[: _PORT_IDENTIFIER_MAX - 11]}-{digest}"
+        cleaned = f"{cleaned[: PORT_IDENTIFIER_MAX - 11]}-{digest}"
     return cleaned
 
 
 def _allowed_in_identifier(ch: str) -> bool:
     return ch.isalpha() or ch in "0123456789@_.+:\\/=-"
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """A JSON object kept as given: a normalizer hands over its parsed part of the body, which needs no copy."""
+    if type(value) is not dict:
+        raise ValueError("expected a JSON object")
+    return value
+
+
+RawPayload = Annotated[dict[str, Any], PlainValidator(_json_object, json_schema_input_type=dict[str, Any])]
 
 
 class Alert(BaseModel):
@@ -80,7 +90,7 @@ class Alert(BaseModel):
     externalId: str = Field(min_length=1)
     startedAt: str | None = None
     endedAt: str | None = None
-    rawPayload: dict[str, Any] = Field(default_factory=dict)
+    rawPayload: RawPayload = Field(default_factory=dict)
 
     @property
     def dedup_key(self) -> str:

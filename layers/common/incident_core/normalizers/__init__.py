@@ -12,9 +12,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from incident_core.auth.webhooks import WebhookSecrets, verify_webhook
+from incident_core.bounds import parse_json_object
 from incident_core.models import Alert, Source
 from incident_core.normalizers import datadog, dynatrace, grafana, newrelic, prometheus, sentry
-from incident_core.normalizers.common import Headers, load_json_object, lower_headers
+from incident_core.normalizers.common import (
+    SAFE_BODY_BYTES,
+    TITLE_LIMIT,
+    Headers,
+    clip,
+    lower_headers,
+    raw_payload,
+)
 
 
 class SourceParser(Protocol):
@@ -44,13 +52,24 @@ def normalize(
     Raises `AuthenticationError` (401) or `MalformedRequest` naming the field (400); returns `[]` for a
     request that carries no alert. `now` enables the freshness check of signed timestamps.
     """
-    source = Source(source)
+    source = source if type(source) is Source else Source(source)
     lowered = lower_headers(headers)
     if secrets is not None:
-        if not isinstance(secrets, WebhookSecrets):
-            secrets = WebhookSecrets.from_json(secrets)
         verify_webhook(source, lowered, raw_body_bytes, secrets, now=now)
-    return NORMALIZERS[source](lowered, load_json_object(raw_body_bytes))
+    alerts = NORMALIZERS[source](lowered, parse_json_object(raw_body_bytes))
+    size = len(raw_body_bytes)
+    # A title is built from the body (plus a short prefix), and rawPayload is part of the body.
+    if size > SAFE_BODY_BYTES or (size > TITLE_LIMIT // 2 and any(len(a.title) > TITLE_LIMIT for a in alerts)):
+        return [_bounded(alert) for alert in alerts]
+    return alerts
+
+
+def _bounded(alert: Alert) -> Alert:
+    """The alert with its title and rawPayload within the limits a queue message and a stored item need."""
+    title, payload = clip(alert.title, TITLE_LIMIT), raw_payload(alert.rawPayload)
+    if title is alert.title and payload is alert.rawPayload:
+        return alert
+    return alert.model_copy(update={"title": title, "rawPayload": payload})
 
 
 __all__ = ["NORMALIZERS", "SourceParser", "normalize"]

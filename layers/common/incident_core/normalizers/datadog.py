@@ -14,17 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from incident_core.bounds import check_identifier
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
     epoch_millis,
-    lookup,
-    raw_payload,
     require_external_id,
-    text,
 )
+from incident_core.support.text import lookup, text
 
 _LEADING_BRACKET_GROUPS = re.compile(r"^(\s*\[[^\]]*\])+\s*")
 _BRACKET_GROUP = re.compile(r"\[([^\]]*)\]")
@@ -51,28 +50,30 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
     date = epoch_millis(payload.get("date"), "date")
     resolved = status is AlertStatus.RESOLVED
     return [
-        Alert(
-            title=_title(raw_title) or default_title(Source.DATADOG, external_id),
-            description=describe(
-                [
-                    ("", payload.get("body")),
-                    ("Transition", payload.get("alert_transition")),
-                    ("Scope", payload.get("alert_scope")),
-                    ("Query", payload.get("alert_query")),
-                    ("Host", payload.get("hostname")),
-                    ("Tags", payload.get("tags")),
-                    ("Link", payload.get("link")),
-                ]
-            ),
-            severity=lookup(_PRIORITY_SEVERITY, payload.get("alert_priority"))
-            or lookup(_ALERT_TYPE_SEVERITY, payload.get("alert_type"))
-            or Severity.WARNING,
-            status=status,
-            source=Source.DATADOG,
-            externalId=external_id,
-            startedAt=None if resolved else date,
-            endedAt=date if resolved else None,
-            rawPayload=raw_payload(payload),
+        Alert.model_validate(
+            {
+                "title": _title(raw_title) or default_title(Source.DATADOG, external_id),
+                "description": describe(
+                    [
+                        ("", payload.get("body")),
+                        ("Transition", payload.get("alert_transition")),
+                        ("Scope", payload.get("alert_scope")),
+                        ("Query", payload.get("alert_query")),
+                        ("Host", payload.get("hostname")),
+                        ("Tags", payload.get("tags")),
+                        ("Link", payload.get("link")),
+                    ]
+                ),
+                "severity": lookup(_PRIORITY_SEVERITY, payload.get("alert_priority"))
+                or lookup(_ALERT_TYPE_SEVERITY, payload.get("alert_type"))
+                or Severity.WARNING,
+                "status": status,
+                "source": Source.DATADOG,
+                "externalId": external_id,
+                "startedAt": None if resolved else date,
+                "endedAt": date if resolved else None,
+                "rawPayload": payload,
+            }
         )
     ]
 
@@ -97,7 +98,8 @@ def _external_id(payload: dict[str, Any]) -> str:
     """`<alert_id>:<sorted scope>` (`*` for no scope); `event:<id>` without a monitor id (no dedup)."""
     alert_id = text(payload.get("alert_id"))
     if alert_id is not None:
+        check_identifier(alert_id, "alert_id")
         scope = sorted(part.strip() for part in (text(payload.get("alert_scope")) or "").split(","))
-        return f"{alert_id}:{','.join(part for part in scope if part) or '*'}"
+        return check_identifier(f"{alert_id}:{','.join(part for part in scope if part) or '*'}", "alert_scope")
     event_id = text(payload.get("id"))
     return require_external_id(None if event_id is None else f"event:{event_id}", "alert_id")

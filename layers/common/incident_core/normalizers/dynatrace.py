@@ -23,14 +23,11 @@ from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    dig,
     epoch_millis,
-    first_text,
-    lookup,
-    raw_payload,
     require_external_id,
-    text,
 )
+from incident_core.support.paths import dig, sequence
+from incident_core.support.text import first_text, lookup, text
 
 V2_FIELD = "ProblemDetailsJSONv2"
 _SEVERITY = {
@@ -62,17 +59,19 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
     severity = lookup(_SEVERITY, first_text(payload.get("ProblemSeverity"), v2.get("severityLevel")))
     status = lookup(_STATUS, first_text(payload.get("State"), v2.get("status"))) or AlertStatus.OPEN
     return [
-        Alert(
-            title=first_text(payload.get("ProblemTitle"), v2.get("title"))
-            or default_title(Source.DYNATRACE, external_id),
-            description=_description(payload, v2),
-            severity=severity or Severity.WARNING,
-            status=status,
-            source=Source.DYNATRACE,
-            externalId=external_id,
-            startedAt=epoch_millis(v2.get("startTime"), f"{v2_path}startTime"),
-            endedAt=_ended_at(v2, status, f"{v2_path}endTime"),
-            rawPayload=raw_payload(payload),
+        Alert.model_validate(
+            {
+                "title": first_text(payload.get("ProblemTitle"), v2.get("title"))
+                or default_title(Source.DYNATRACE, external_id),
+                "description": _description(payload, v2),
+                "severity": severity or Severity.WARNING,
+                "status": status,
+                "source": Source.DYNATRACE,
+                "externalId": external_id,
+                "startedAt": epoch_millis(v2.get("startTime"), f"{v2_path}startTime"),
+                "endedAt": _ended_at(v2, status, f"{v2_path}endTime"),
+                "rawPayload": payload,
+            }
         )
     ]
 
@@ -80,7 +79,7 @@ def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
 def _problem_details(payload: dict[str, Any]) -> tuple[Mapping[str, Any], str]:
     """The v2 object and the path prefix of its fields in 400 answers ({} when the body has none)."""
     details = payload.get(V2_FIELD)
-    if isinstance(details, Mapping):
+    if type(details) is dict:
         return details, f"{V2_FIELD}."
     if details is not None and not (isinstance(details, str) and not details.strip()):
         raise MalformedRequest(V2_FIELD, "expected the Problems API v2 object (an unquoted placeholder)")
@@ -114,18 +113,15 @@ def _description(payload: Mapping[str, Any], v2: Mapping[str, Any]) -> str:
             ("Impact", first_text(payload.get("ProblemImpact"), v2.get("impactLevel"))),
             (
                 "Impacted entities",
-                first_text(payload.get("ImpactedEntityNames")) or [dig(entity, "name") for entity in _list(entities)],
+                first_text(payload.get("ImpactedEntityNames"))
+                or [dig(entity, "name") for entity in sequence(entities)],
             ),
             ("Root cause", dig(v2, "rootCauseEntity", "name")),
             (
                 "Tags",
                 first_text(payload.get("Tags"))
-                or [dig(tag, "stringRepresentation") for tag in _list(v2.get("entityTags"))],
+                or [dig(tag, "stringRepresentation") for tag in sequence(v2.get("entityTags"))],
             ),
             ("Link", payload.get("ProblemURL")),
         ]
     )
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -22,15 +22,12 @@ from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    dig,
-    first_text,
-    lookup,
-    raw_payload,
     require_external_id,
     shared_severity,
-    text,
 )
 from incident_core.normalizers.prometheus import GROUP_FIELDS, alert_elements
+from incident_core.support.paths import dig, sequence
+from incident_core.support.text import first_text, lookup, text
 
 UNIFIED_GROUP_FIELDS = (*GROUP_FIELDS, "orgId")
 _DATASOURCE_ALERTS = {"datasourceerror": True, "datasourcenodata": True}
@@ -61,24 +58,27 @@ def unified_title(labels: Mapping[str, Any]) -> str | None:
 def _legacy_alert(payload: dict[str, Any]) -> Alert:
     external_id = LEGACY_ID_PREFIX + require_external_id(text(payload.get("ruleId")), "ruleId")
     tag_severity = dig(payload, "tags", "severity")
-    return Alert(
-        title=first_text(payload.get("ruleName"), payload.get("title")) or default_title(Source.GRAFANA, external_id),
-        description=describe(
-            [
-                ("", payload.get("message")),
-                ("State", payload.get("state")),
-                ("Matches", [_eval_match(match) for match in _list(payload.get("evalMatches"))]),
-                ("Tags", payload.get("tags")),
-                ("Rule", payload.get("ruleUrl")),
-            ]
-        ),
-        severity=Severity.CRITICAL if text(tag_severity) is None else shared_severity(tag_severity),
-        status=lookup(_LEGACY_STATUS, payload.get("state")) or AlertStatus.OPEN,
-        source=Source.GRAFANA,
-        externalId=external_id,
-        startedAt=None,
-        endedAt=None,
-        rawPayload=raw_payload(payload),
+    return Alert.model_validate(
+        {
+            "title": first_text(payload.get("ruleName"), payload.get("title"))
+            or default_title(Source.GRAFANA, external_id),
+            "description": describe(
+                [
+                    ("", payload.get("message")),
+                    ("State", payload.get("state")),
+                    ("Matches", [_eval_match(match) for match in sequence(payload.get("evalMatches"))]),
+                    ("Tags", payload.get("tags")),
+                    ("Rule", payload.get("ruleUrl")),
+                ]
+            ),
+            "severity": Severity.CRITICAL if text(tag_severity) is None else shared_severity(tag_severity),
+            "status": lookup(_LEGACY_STATUS, payload.get("state")) or AlertStatus.OPEN,
+            "source": Source.GRAFANA,
+            "externalId": external_id,
+            "startedAt": None,
+            "endedAt": None,
+            "rawPayload": payload,
+        }
     )
 
 
@@ -87,10 +87,6 @@ def _eval_match(match: Any) -> str | None:
     if metric is None or value is None:
         return metric or value
     return f"{metric}={value}"
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _present(value: Any) -> bool:

@@ -11,21 +11,17 @@ the close time from the extra `closedAt`. The legacy notification-channel format
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.normalizers.common import (
     Headers,
     describe,
-    dig,
     epoch_millis,
-    first_text,
-    lookup,
-    raw_payload,
     require_external_id,
-    text,
 )
+from incident_core.support.paths import dig
+from incident_core.support.text import first_text, lookup, text
 
 _PRIORITY_SEVERITY = {
     "critical": Severity.CRITICAL,
@@ -37,54 +33,57 @@ _STATE_STATUS = {"closed": AlertStatus.RESOLVED, "deactivated": AlertStatus.RESO
 
 
 def parse(headers: Headers, payload: dict[str, Any]) -> list[Alert]:
-    external_id = require_external_id(text(payload.get("id")), "id")
-    status = _status(payload)
+    get = payload.get
+    external_id = require_external_id(text(get("id")), "id")
+    acknowledger = _acknowledger(get("acknowledgedBy"))
+    status = _status(payload, acknowledger)
     ended_at = None
     if status is AlertStatus.RESOLVED:
-        ended_at = epoch_millis(payload.get("closedAt"), "closedAt") or epoch_millis(
-            payload.get("updatedAt"), "updatedAt"
+        ended_at = epoch_millis(get("closedAt"), "closedAt") or epoch_millis(get("updatedAt"), "updatedAt")
+    description = describe(
+        (
+            ("Issue", get("issueUrl")),
+            ("State", get("state")),
+            ("Trigger", get("trigger")),
+            ("Priority", get("priority")),
+            ("Impacted entities", get("impactedEntities")),
+            ("Conditions", get("alertConditionNames")),
+            ("Policies", get("alertPolicyNames")),
+            ("Sources", get("sources")),
+            ("Incidents", get("totalIncidents")),
+            ("Workflow", get("workflowName")),
+            ("Acknowledged by", acknowledger),
         )
+    )
     return [
-        Alert(
-            title=first_text(payload.get("title"), dig(payload, "alertConditionNames", 0))
-            or f"New Relic issue {external_id}",
-            description=describe(
-                [
-                    ("Issue", payload.get("issueUrl")),
-                    ("State", payload.get("state")),
-                    ("Trigger", payload.get("trigger")),
-                    ("Priority", payload.get("priority")),
-                    ("Impacted entities", payload.get("impactedEntities")),
-                    ("Conditions", payload.get("alertConditionNames")),
-                    ("Policies", payload.get("alertPolicyNames")),
-                    ("Sources", payload.get("sources")),
-                    ("Incidents", payload.get("totalIncidents")),
-                    ("Workflow", payload.get("workflowName")),
-                    ("Acknowledged by", _acknowledger(payload.get("acknowledgedBy"))),
-                ]
-            ),
-            severity=lookup(_PRIORITY_SEVERITY, payload.get("priority")) or Severity.WARNING,
-            status=status,
-            source=Source.NEWRELIC,
-            externalId=external_id,
-            startedAt=epoch_millis(payload.get("createdAt"), "createdAt"),
-            endedAt=ended_at,
-            rawPayload=raw_payload(payload),
+        Alert.model_validate(
+            {
+                "title": first_text(get("title"), dig(payload, "alertConditionNames", 0))
+                or f"New Relic issue {external_id}",
+                "description": description,
+                "severity": lookup(_PRIORITY_SEVERITY, get("priority")) or Severity.WARNING,
+                "status": status,
+                "source": Source.NEWRELIC,
+                "externalId": external_id,
+                "startedAt": epoch_millis(get("createdAt"), "createdAt"),
+                "endedAt": ended_at,
+                "rawPayload": payload,
+            }
         )
     ]
 
 
-def _status(payload: dict[str, Any]) -> AlertStatus:
+def _status(payload: dict[str, Any], acknowledger: str | None) -> AlertStatus:
     resolved = lookup(_STATE_STATUS, payload.get("state"))
     if resolved is not None:
         return resolved
-    if _acknowledger(payload.get("acknowledgedBy")) is not None or text(payload.get("acknowledgedAt")):
+    if acknowledger is not None or text(payload.get("acknowledgedAt")):
         return AlertStatus.ACKNOWLEDGED
     return AlertStatus.OPEN
 
 
 def _acknowledger(value: Any) -> str | None:
     """Who acknowledged: a name, or an object rendered by `{{json acknowledgedBy}}` (name/email/id)."""
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         return first_text(*(value.get(key) for key in ("name", "email", "id")), *value.values())
     return text(value)

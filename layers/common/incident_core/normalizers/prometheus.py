@@ -12,20 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from incident_core.errors import MalformedRequest
+from incident_core.bounds import MAX_ALERTS_PER_REQUEST
+from incident_core.errors import MalformedRequest, PayloadTooLarge
 from incident_core.models import Alert, AlertStatus, Source
 from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    lookup,
-    mapping,
-    raw_payload,
     require_external_id,
     rfc3339,
     shared_severity,
-    text,
 )
+from incident_core.support.paths import mapping
+from incident_core.support.text import lookup, text
 
 _ALERT_STATUS = {"resolved": AlertStatus.RESOLVED}
 GROUP_FIELDS = ("receiver", "groupKey", "groupLabels", "commonLabels", "commonAnnotations", "externalURL")
@@ -44,43 +43,56 @@ def alert_elements(
 ) -> list[Alert]:
     """One alert per entry of `alerts[]`, in payload order (shared by Alertmanager and Grafana)."""
     entries = payload.get("alerts")
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         raise MalformedRequest("alerts", "expected a list of alerts")
+    if len(entries) > MAX_ALERTS_PER_REQUEST:
+        raise PayloadTooLarge(
+            f"alerts: {len(entries)} in one notification; at most {MAX_ALERTS_PER_REQUEST} "
+            "(lower the sender's max_alerts)"
+        )
     group = {name: payload[name] for name in group_fields if name in payload}
-    return [_alert(source, index, entry, group, title_of) for index, entry in enumerate(entries)]
+    alerts = []
+    for index, entry in enumerate(entries):
+        try:
+            alerts.append(_alert(source, entry, group, title_of))
+        except MalformedRequest as refused:  # named within its entry; the entry's place is added here, once
+            raise MalformedRequest(f"alerts[{index}]{refused.field}", refused.problem) from None
+    return alerts
 
 
 def _alert(
     source: Source,
-    index: int,
     entry: Any,
     group: dict[str, Any],
     title_of: Callable[[Mapping[str, Any]], str | None],
 ) -> Alert:
-    field = f"alerts[{index}]"
-    if not isinstance(entry, Mapping):
-        raise MalformedRequest(field, "expected an object")
-    labels = mapping(entry.get("labels"))
-    annotations = mapping(entry.get("annotations"))
-    external_id = require_external_id(text(entry.get("fingerprint")), f"{field}.fingerprint")
-    status = lookup(_ALERT_STATUS, entry.get("status")) or AlertStatus.OPEN
-    ended_at = rfc3339(entry.get("endsAt"), f"{field}.endsAt")
-    return Alert(
-        title=title_of(labels) or default_title(source, external_id),
-        description=describe(
-            [
-                ("", annotations.get("summary")),
-                ("", annotations.get("description") or annotations.get("message")),
-                ("Runbook", annotations.get("runbook_url")),
-                ("Labels", labels),
-                ("Source", entry.get("generatorURL")),
-            ]
-        ),
-        severity=shared_severity(labels.get("severity")),
-        status=status,
-        source=source,
-        externalId=external_id,
-        startedAt=rfc3339(entry.get("startsAt"), f"{field}.startsAt"),
-        endedAt=ended_at if status is AlertStatus.RESOLVED else None,
-        rawPayload=raw_payload({**group, "alert": entry}),
+    """One entry; fields are named from the entry (`.startsAt`), and `alert_elements` adds its place."""
+    if type(entry) is not dict:
+        raise MalformedRequest("", "expected an object")
+    get = entry.get
+    labels = mapping(get("labels"))
+    annotations = mapping(get("annotations"))
+    external_id = require_external_id(text(get("fingerprint")), ".fingerprint")
+    status = lookup(_ALERT_STATUS, get("status")) or AlertStatus.OPEN
+    ended_at = rfc3339(get("endsAt"), ".endsAt")
+    return Alert.model_validate(
+        {
+            "title": title_of(labels) or default_title(source, external_id),
+            "description": describe(
+                (
+                    ("", annotations.get("summary")),
+                    ("", annotations.get("description") or annotations.get("message")),
+                    ("Runbook", annotations.get("runbook_url")),
+                    ("Labels", labels),
+                    ("Source", get("generatorURL")),
+                )
+            ),
+            "severity": shared_severity(labels.get("severity")),
+            "status": status,
+            "source": source,
+            "externalId": external_id,
+            "startedAt": rfc3339(get("startsAt"), ".startsAt"),
+            "endedAt": ended_at if status is AlertStatus.RESOLVED else None,
+            "rawPayload": {**group, "alert": entry},
+        }
     )

@@ -22,15 +22,12 @@ from incident_core.normalizers.common import (
     Headers,
     default_title,
     describe,
-    dig,
     epoch_seconds,
-    lookup,
-    mapping,
-    raw_payload,
     require_external_id,
     rfc3339,
-    text,
 )
+from incident_core.support.paths import dig, mapping
+from incident_core.support.text import lookup, text
 
 RESOURCE_HEADER = "Sentry-Hook-Resource"
 TIMESTAMP_HEADER = "Sentry-Hook-Timestamp"
@@ -66,26 +63,28 @@ def _issue(headers: Headers, payload: dict[str, Any]) -> Alert:
     found = {lookup(_ACTION_STATUS, payload.get("action")), lookup(_ISSUE_STATUS, issue.get("status"))}
     status = next((s for s in (AlertStatus.RESOLVED, AlertStatus.ACKNOWLEDGED) if s in found), AlertStatus.OPEN)
     resolved = status is AlertStatus.RESOLVED
-    return Alert(
-        title=text(issue.get("title")) or default_title(Source.SENTRY, external_id),
-        description=describe(
-            [
-                ("", issue.get("culprit")),
-                ("Issue", issue.get("shortId")),
-                ("Project", dig(issue, "project", "slug") or dig(issue, "project", "name")),
-                ("Action", payload.get("action")),
-                ("By", dig(payload, "actor", "name")),
-                ("Events", issue.get("count")),
-                ("Link", issue.get("web_url") or issue.get("permalink")),
-            ]
-        ),
-        severity=lookup(_LEVEL_SEVERITY, issue.get("level")) or Severity.WARNING,
-        status=status,
-        source=Source.SENTRY,
-        externalId=external_id,
-        startedAt=rfc3339(issue.get("firstSeen"), "data.issue.firstSeen"),
-        endedAt=epoch_seconds(headers.get(TIMESTAMP_HEADER.lower()), TIMESTAMP_HEADER) if resolved else None,
-        rawPayload=raw_payload(payload),
+    return Alert.model_validate(
+        {
+            "title": text(issue.get("title")) or default_title(Source.SENTRY, external_id),
+            "description": describe(
+                [
+                    ("", issue.get("culprit")),
+                    ("Issue", issue.get("shortId")),
+                    ("Project", dig(issue, "project", "slug") or dig(issue, "project", "name")),
+                    ("Action", payload.get("action")),
+                    ("By", dig(payload, "actor", "name")),
+                    ("Events", issue.get("count")),
+                    ("Link", issue.get("web_url") or issue.get("permalink")),
+                ]
+            ),
+            "severity": lookup(_LEVEL_SEVERITY, issue.get("level")) or Severity.WARNING,
+            "status": status,
+            "source": Source.SENTRY,
+            "externalId": external_id,
+            "startedAt": rfc3339(issue.get("firstSeen"), "data.issue.firstSeen"),
+            "endedAt": epoch_seconds(headers.get(TIMESTAMP_HEADER.lower()), TIMESTAMP_HEADER) if resolved else None,
+            "rawPayload": payload,
+        }
     )
 
 
@@ -100,24 +99,26 @@ def _event_alert(headers: Headers, payload: dict[str, Any]) -> Alert:
         started_at = rfc3339(event.get("datetime"), "data.event.datetime")
     else:
         started_at = epoch_seconds(event.get("timestamp"), "data.event.timestamp")
-    return Alert(
-        title=text(event.get("title")) or default_title(Source.SENTRY, external_id),
-        description=describe(
-            [
-                ("", event.get("message")),
-                ("", event.get("culprit")),
-                ("Rule", dig(payload, "data", "triggered_rule")),
-                ("Tags", {dig(t, 0): dig(t, 1) for t in tags if text(dig(t, 0)) is not None}),
-                ("Link", event.get("web_url")),
-            ]
-        ),
-        severity=lookup(_LEVEL_SEVERITY, event.get("level")) or Severity.WARNING,
-        status=AlertStatus.OPEN,
-        source=Source.SENTRY,
-        externalId=external_id,
-        startedAt=started_at,
-        endedAt=None,
-        rawPayload=raw_payload(payload),
+    return Alert.model_validate(
+        {
+            "title": text(event.get("title")) or default_title(Source.SENTRY, external_id),
+            "description": describe(
+                [
+                    ("", event.get("message")),
+                    ("", event.get("culprit")),
+                    ("Rule", dig(payload, "data", "triggered_rule")),
+                    ("Tags", {dig(t, 0): dig(t, 1) for t in tags if text(dig(t, 0)) is not None}),
+                    ("Link", event.get("web_url")),
+                ]
+            ),
+            "severity": lookup(_LEVEL_SEVERITY, event.get("level")) or Severity.WARNING,
+            "status": AlertStatus.OPEN,
+            "source": Source.SENTRY,
+            "externalId": external_id,
+            "startedAt": started_at,
+            "endedAt": None,
+            "rawPayload": payload,
+        }
     )
 
 

@@ -29,12 +29,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
-from incident_core.errors import BulkUpsertError, ConfigurationError, EntityFailure, PortApiError, RetriesExhausted
+from incident_core.errors import (
+    BulkUpsertError,
+    ConfigurationError,
+    EntityFailure,
+    MalformedRequest,
+    PortApiError,
+    RetriesExhausted,
+)
 from incident_core.retry import RetryPolicy, is_retryable_status, retry_report, send_with_retries
-from incident_core.support.urls import path_segment
+from incident_core.support.urls import is_path_segment
 
 DEFAULT_BASE_URL = "https://api.port.io"
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -391,7 +399,9 @@ def _bulk_error(blueprint: str, total: int, failures: list[EntityFailure]) -> Bu
 
 
 def _segment(value: str) -> str:
-    return path_segment(value, "identifier")
+    if not is_path_segment(value):
+        raise MalformedRequest("identifier", f"{value!r} cannot be an identifier in a URL path")
+    return quote(value, safe="")
 
 
 def _encode(value: Any) -> bytes:

@@ -1,28 +1,24 @@
 """The `native` provider: no incident SaaS. The incident lives in this bundle's store and in Port.
 
-Escalation moves to the next level, or to a named policy or user, and pages through the escalation
-SNS topic (subscribers of the operator's choice: email, SMS, chat webhooks). Nothing else leaves the
-bundle, so every other step only needs the state change the lifecycle records.
+Escalation moves to the next level, or to a named policy or user, and pages through the pager it is
+given (the escalation SNS topic: subscribers of the operator's choice, such as email, SMS, chat webhooks).
+Nothing else leaves the bundle, so every other step only needs the state change the lifecycle records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, ProviderName
+from incident_core.models.page import Page, Pager
 from incident_core.providers.base import EscalationRequest, ProviderResult, ProviderState
-
-
-class Notifier(Protocol):
-    def notify(self, incident: Incident, subject: str, message: str) -> None: ...
 
 
 @dataclass
 class NativeProvider:
-    notifier: Notifier
+    pager: Pager
     link: Callable[[str], str | None]
     """The incident's page in Port, for the people paged."""
     name: ProviderName = ProviderName.NATIVE
@@ -45,17 +41,13 @@ class NativeProvider:
         level = request.level or incident.escalationLevel + 1
         policy = request.policy or incident.escalationPolicy
         target = request.user or (f"policy {policy}" if policy else "the on-call responders")
-        subject = f"[{incident.severity.value.upper()}] Escalated to level {level}: {incident.title}"[:100]
-        lines = [
-            f"{by} escalated incident {incident.identifier} to level {level} ({target}).",
-            f"Title: {incident.title}",
-            f"Severity: {incident.severity.value}, status: {incident.status.value}",
-            f"Services: {', '.join(incident.services) or 'none yet'}",
-        ]
-        url = self.link(incident.identifier)
-        if url:
-            lines.append(f"Open in Port: {url}")
-        self.notifier.notify(incident, subject, "\n".join(lines))
+        page = Page.about(
+            incident,
+            headline=f"Escalated to level {level}",
+            opening=f"{by} escalated incident {incident.identifier} to level {level} ({target}).",
+            link=self.link(incident.identifier),
+        )
+        self.pager.page(page)
         return ProviderResult(
             message=f"Escalated to level {level}; paged {target}",
             escalationLevel=level,

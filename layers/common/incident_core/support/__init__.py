@@ -1,1 +1,4 @@
-"""Small shared helpers, imported by any layer; they import nothing of the bundle but its errors."""
+"""Small helpers shared across the layer: times, paths into JSON documents, text of JSON values.
+
+Everything above may import from here; nothing here imports from the rest of incident_core.
+"""

@@ -8,7 +8,6 @@ sentence a person understands. The ledger of runs makes a redelivered run repeat
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,22 +16,25 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 
 from incident_core.auth.port_signature import verify_port_signature
+from incident_core.bounds import check_body_size, check_queued_size, parse_json, queued_size
 from incident_core.errors import (
     ConfigurationError,
     Conflict,
     MalformedRequest,
     NotFound,
+    PayloadTooLarge,
     StepRefused,
     Unsupported,
     UpstreamError,
 )
-from incident_core.models.action import ActionRun, parse_action_run, parse_inputs
+from incident_core.models.action import ActionRun, parse_action_run
 from incident_core.models.incident import Incident, LifecycleStep
-from incident_core.normalizers.common import format_utc
 from incident_core.retry import WaitBudget, waits_within
 from incident_core.store.incidents import IncidentStore, RunRecord
-from incident_core.usecases.lifecycle import STEPS, Answer, LifecycleContext, StepOutcome
+from incident_core.support.time import format_utc
+from incident_core.usecases.incident_toolkit import Answer, LifecycleContext, StepOutcome
 from incident_core.usecases.projection import Projector
+from incident_core.usecases.steps import STEPS
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -88,21 +90,20 @@ def accept_action(
     ledger: Callable[[], IncidentStore],
     queue: Callable[[], ActionQueue],
     reporter: Callable[[], RunReporter],
+    max_body_bytes: int,
 ) -> Accepted:
     """Verify Port's signature over the raw body, validate the run, and queue it.
 
-    Raises `AuthenticationError` (401, nothing done) or `MalformedRequest` (400). A signed run with bad
-    inputs is also reported to Port as FAILURE, so it does not hang in progress.
+    Raises `PayloadTooLarge` (413), `AuthenticationError` (401, nothing done) or `MalformedRequest` (400).
+    A signed run with bad inputs is also reported to Port as FAILURE, so it does not hang in progress.
     """
+    check_body_size(body, max_body_bytes)
     verify_port_signature(headers, body, client_secret, now=now)
+    run = parse_action_run(step, parse_json(body))
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRequest("body", "not valid JSON") from exc
-    run = parse_action_run(step, payload)
-    try:
-        parse_inputs(run)
-    except MalformedRequest as exc:
+        STEPS[run.step].inputs_of(run)
+        check_queued_size(queued_size(run.model_dump_json()), "body")
+    except (MalformedRequest, PayloadTooLarge) as exc:
         reporter().finish(run.runId, FAILURE, f"The action's inputs are not valid: {exc.message}", None)
         raise
     answered = ledger().run(run.runId)
@@ -168,7 +169,7 @@ class ActionRunner:
         waits = WaitBudget(STEP_WAIT_SECONDS)
         try:
             with waits_within(waits):
-                return STEPS[run.step](self.lifecycle(), run, parse_inputs(run))
+                return STEPS[run.step].take(self.lifecycle(), run)
         finally:
             for line in waits.describe():
                 self.reporter().log(run.runId, line)

@@ -29,8 +29,9 @@ from incident_core.models.escalation import (
 )
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.models.oncall import Rotation
-from incident_core.normalizers.common import format_utc
+from incident_core.models.page import Page, Pager
 from incident_core.store.incidents import IncidentStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
 from incident_core.usecases.oncall import on_call
 
@@ -38,12 +39,6 @@ logger = Logger(child=True)
 
 POLICY_BLUEPRINT = "escalationPolicy"
 ROTATION_BLUEPRINT = "onCallRotation"
-
-
-class Pager(Protocol):
-    """Sends one page: who, about which incident, what to say."""
-
-    def page(self, incident: Incident, recipients: Sequence[str], subject: str, message: str) -> None: ...
 
 
 def load_policy(directory: EntityDirectory, identifier: str) -> EscalationPolicy:
@@ -143,15 +138,14 @@ class EscalationTasks:
         self, incident: Incident, policy: EscalationPolicy, position: Position, recipients: Sequence[str]
     ) -> None:
         label = _label(position)
-        subject = f"[{incident.severity.value.upper()}] {incident.title} — {label}"
-        lines = [
-            f"Incident {incident.identifier} is not acknowledged: paging {label} of policy {policy.title}.",
-            f"Severity: {incident.severity.value}; services: {', '.join(incident.services) or 'none yet'}.",
-            f"Paged: {', '.join(recipients)}.",
-        ]
-        if url := self.link(incident.identifier):
-            lines.append(f"Acknowledge in Port: {url}")
-        self.pager().page(incident, recipients, subject, "\n".join(lines))
+        page = Page.about(
+            incident,
+            headline=f"Not acknowledged, paging {label}",
+            opening=f"Incident {incident.identifier} is not acknowledged: paging {label} of policy {policy.title}.",
+            link=self.link(incident.identifier),
+            recipients=recipients,
+        )
+        self.pager().page(page)
 
     def _record(
         self,

@@ -28,8 +28,8 @@ from incident_core.models.alert import Alert, AlertStatus, Source
 from incident_core.models.alert_record import STATUS_HISTORY_LIMIT, AlertRecord, StatusChange
 from incident_core.models.heartbeat import Heartbeat
 from incident_core.models.notification import AlertNotification
-from incident_core.normalizers.common import format_utc
 from incident_core.store.alerts import AlertStore
+from incident_core.support.time import format_utc
 from incident_core.usecases.services import TAG_PREFIX
 
 if TYPE_CHECKING:
@@ -43,15 +43,6 @@ HEARTBEAT_GRACE = timedelta(minutes=1)
 
 
 # Stale expiry
-
-
-def stale_properties(record: AlertRecord) -> dict[str, Any]:
-    """The Port properties a stale alert shows instead of its own: the seed blueprint has no property
-    for it, so the description starts by saying why the alert was resolved."""
-    if not record.stale:
-        return {}
-    note = f"Resolved as stale: no notification since {record.lastSeenAt}"
-    return {"description": f"{note}\n\n{record.description}" if record.description else note}
 
 
 def resolve_as_stale(current: AlertRecord | None, *, silent_since: str, now: str) -> AlertRecord | None:

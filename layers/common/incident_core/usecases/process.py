@@ -19,7 +19,8 @@ from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.incident import Incident
 from incident_core.models.notification import AlertNotification
 from incident_core.store.alerts import AlertStore
-from incident_core.usecases.lifecycle import LifecycleContext, correlate_alert
+from incident_core.usecases.correlation import correlate_alert
+from incident_core.usecases.incident_toolkit import LifecycleContext
 from incident_core.usecases.projection import Projector
 from incident_core.usecases.services import service_of
 

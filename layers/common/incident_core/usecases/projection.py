@@ -19,7 +19,6 @@ from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident
 from incident_core.retry import is_retryable_status
 from incident_core.store.projections import Projection, ProjectionStore, projection_key
-from incident_core.usecases.housekeeping import stale_properties
 from incident_core.usecases.postmortem import render_timeline
 
 ALERT_BLUEPRINT = "alert"
@@ -34,6 +33,15 @@ class EntitySink(Protocol):
     """Where entities go: the Port client satisfies it."""
 
     def upsert_entities(self, blueprint: str, entities: list[dict[str, Any]]) -> None: ...
+
+
+def stale_properties(record: AlertRecord) -> dict[str, Any]:
+    """The Port properties a stale alert shows instead of its own: the seed blueprint has no property
+    for it, so the description starts by saying why the alert was resolved (usecases/housekeeping.py)."""
+    if not record.stale:
+        return {}
+    note = f"Resolved as stale: no notification since {record.lastSeenAt}"
+    return {"description": f"{note}\n\n{record.description}" if record.description else note}
 
 
 def alert_entity(record: AlertRecord) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +16,21 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from incident_core.auth.keys import usable_secret
-from incident_core.errors import MalformedRequest, NotFound, StepRefused
-from incident_core.models.action import ActionRun, parse_inputs
+from incident_core.bounds import check_body_size, check_identifier, parse_json
+from incident_core.errors import NotFound, StepRefused
+from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
-from incident_core.providers import WEBHOOKS
-from incident_core.providers.base import EscalationRequest, ProviderEvent, ProviderResult, ProviderState
-from incident_core.usecases.lifecycle import STEPS, LifecycleContext, StepOutcome
+from incident_core.providers.base import (
+    EscalationRequest,
+    ProviderEvent,
+    ProviderResult,
+    ProviderState,
+    SettlesEvents,
+)
+from incident_core.providers.registry import WEBHOOKS
+from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
+from incident_core.usecases.steps import STEPS
 
 logger = Logger(child=True)
 
@@ -104,7 +111,7 @@ def apply_provider_event(ctx: LifecycleContext, provider: ProviderName, event: P
             user=f"{event.actor} ({provider.value})",
         )
         try:
-            outcome = STEPS[step](echo, run, parse_inputs(run))
+            outcome = STEPS[step].take(echo, run)
             if isinstance(outcome, StepOutcome):
                 incident = outcome.incident
         except StepRefused as refused:  # the state already moved on (say, resolved in Port meanwhile)
@@ -145,16 +152,21 @@ def receive_provider_webhook(
     secret: Callable[[], str],
     lifecycle: Callable[[], LifecycleContext],
     now: datetime,
+    max_body_bytes: int,
 ) -> list[Incident]:
     """Verify the vendor's signature over the raw body (401 otherwise, nothing changed), then apply."""
     receiver = WEBHOOKS.get(provider)
     if receiver is None:
         raise NotFound(f"{provider.value} sends no webhooks to this bundle")
+    check_body_size(body, max_body_bytes)
     receiver.verify(headers, body, usable_secret(secret(), f"{provider.value} webhook"), now=now)
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRequest("body", "not valid JSON") from exc
+    events = receiver.events(parse_json(body))
+    for event in events:
+        check_identifier(event.externalId, f"the {provider.value} incident id")
     ctx = lifecycle()
-    changed = [apply_provider_event(ctx, provider, event) for event in receiver.events(payload)]
+    adapter = ctx.provider(provider) if events else None
+    if isinstance(adapter, SettlesEvents):
+        # People become emails, as Port names them, and the vendor's echoes of our own writes drop out.
+        events = [settled for event in events if (settled := adapter.settle(event)) is not None]
+    changed = [apply_provider_event(ctx, provider, event) for event in events]
     return [incident for incident in changed if incident is not None]

@@ -7,7 +7,8 @@ from typing import Any
 
 from incident_core.models import Alert
 from incident_core.models.alert import port_identifier
-from incident_core.normalizers.common import dig, text
+from incident_core.support.paths import dig
+from incident_core.support.text import text
 
 TAG_PREFIX = "tag:"
 

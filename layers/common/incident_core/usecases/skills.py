@@ -7,16 +7,11 @@ right now gets the on-call bonus; `rank_experts` (usecases/experts.py) scores th
 summary names the top three with their reasons, its log lists the top five.
 
 With `addResponder` the step also brings that person into the incident: a `responder_added` timeline entry
-(who added whom) and, for native incidents, a message through the native provider's notifier — the escalation
-topic a native escalation pages through, so whoever subscribed to pages hears of it. Incidents that live in a
-SaaS tool get the timeline entry only: the provider interface has no "add responder" step, and the run's log
-says so rather than pretending the tool was told. A resolved incident takes no new responders.
-
-Reporting a run that has no incident needs an `ActionRunner` that accepts an outcome without one; until then
-such a run is refused with a sentence that says so (`search_experts` already answers it).
-
-`lifecycle` imports this module to register the step in `STEPS`, so the functions here import the step
-helpers they share with the other steps (`_load`, `_record`, `_must_be_open`, `StepOutcome`) when they run.
+(who added whom) and, for native incidents, a page through the lifecycle's pager — the escalation topic the
+native provider pages through, so whoever subscribed to pages hears of it. Incidents that live in a SaaS
+tool get the timeline entry only: the provider interface has no "add responder" step, and the run's log
+says so rather than pretending the tool was told. A resolved incident takes no new responders. A search by
+skill alone, on no incident, answers the run without changing anything.
 """
 
 from __future__ import annotations
@@ -24,22 +19,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from pydantic import ValidationError
 
 from incident_core.errors import RotationNotStarted, StepRefused
-from incident_core.models.action import ActionRun, FindExpertInputs, StepInputs
+from incident_core.models.action import ActionRun, FindExpertInputs
 from incident_core.models.incident import Incident, ProviderName, TimelineKind
 from incident_core.models.oncall import Rotation
+from incident_core.models.page import Page
 from incident_core.models.person import Person
-from incident_core.providers.native import NativeProvider
 from incident_core.usecases.escalation import ROTATION_BLUEPRINT
 from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, rank_experts
+from incident_core.usecases.incident_toolkit import (
+    Answer,
+    LifecycleContext,
+    StepOutcome,
+    load_incident,
+    record,
+    require_open,
+)
 from incident_core.usecases.oncall import on_call
-
-if TYPE_CHECKING:
-    from incident_core.usecases.lifecycle import Answer, LifecycleContext, StepOutcome
 
 RESPONDER_BLUEPRINT = "responder"
 SUMMARY_SIZE = 3
@@ -59,22 +60,17 @@ class ExpertSearch:
     logs: list[str]
 
 
-def find_expert(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> StepOutcome | Answer:
-    """The step Port's find-expert actions run (registered in `lifecycle.STEPS`); a search by skill alone
+def find_expert(ctx: LifecycleContext, run: ActionRun, inputs: FindExpertInputs) -> StepOutcome | Answer:
+    """The step Port's find-expert actions run (registered in `steps.STEPS`); a search by skill alone
     answers without an incident."""
-    from incident_core.usecases.lifecycle import Answer, StepOutcome
-
     search = search_experts(ctx, run, inputs)
     if search.incident is None:
         return Answer(search.summary, search.logs)
     return StepOutcome(search.incident, search.summary, search.logs)
 
 
-def search_experts(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) -> ExpertSearch:
+def search_experts(ctx: LifecycleContext, run: ActionRun, inputs: FindExpertInputs) -> ExpertSearch:
     """Rank the responders for the run's incident and/or skill; add `addResponder` to the incident if given."""
-    from incident_core.usecases.lifecycle import _load, _must_be_open
-
-    assert isinstance(inputs, FindExpertInputs)
     skill = inputs.skill or ""
     incident: Incident | None = None
     if run.entity_identifier is None:
@@ -82,9 +78,9 @@ def search_experts(ctx: LifecycleContext, run: ActionRun, inputs: StepInputs) ->
             raise StepRefused("Adding a responder needs an incident: run this action on the incident.")
         query = _skill_query(skill)
     else:
-        incident = _load(ctx, run)
+        incident = load_incident(ctx, run)
         if inputs.addResponder:
-            _must_be_open(NEW_RESPONDER)(incident)
+            require_open(incident, NEW_RESPONDER)
         query = _incident_query(incident, skill)
 
     directory = ctx.directory()
@@ -192,33 +188,28 @@ def _line(rank: int, candidate: ExpertCandidate) -> str:
 
 
 def _add_responder(ctx: LifecycleContext, incident: Incident, run: ActionRun, email: str) -> tuple[Incident, list[str]]:
-    """Notify (native incidents), then record who added whom; a run already recorded is not done twice."""
-    from incident_core.usecases.lifecycle import _must_be_open, _record
-
+    """Page (native incidents), then record who added whom; a run already recorded is not done twice."""
     if any(entry.runId == run.runId for entry in incident.timeline):
         return incident, [f"{email} was already added by this run"]
-    notified = _notify(ctx, incident, email, run.user)
+    notified = _page_responder(ctx, incident, email, run.user)
     text = f"{run.user} added {email} as a responder"
-    updated = _record(ctx, incident, run, TimelineKind.RESPONDER_ADDED, text, _must_be_open(NEW_RESPONDER))
+    check = partial(require_open, doing=NEW_RESPONDER)
+    updated = record(ctx, incident, run, TimelineKind.RESPONDER_ADDED, text, check=check)
     return updated, [notified, f"Timeline: {text}"]
 
 
-def _notify(ctx: LifecycleContext, incident: Incident, email: str, by: str) -> str:
-    """Tell the new responder through the native provider's notifier; say plainly when nothing was sent."""
-    provider = ctx.provider(incident.provider) if incident.provider is ProviderName.NATIVE else None
-    if not isinstance(provider, NativeProvider):
+def _page_responder(ctx: LifecycleContext, incident: Incident, email: str, by: str) -> str:
+    """Tell the new responder through the pager of native incidents; say plainly when nothing was sent."""
+    if incident.provider is not ProviderName.NATIVE:
         return (
             f"Recorded here and in Port only: {incident.provider.value} was not asked to add {email} "
             "(this bundle has no add-responder step for it); invite them there too"
         )
-    subject = f"[{incident.severity.value.upper()}] You were added as a responder: {incident.title}"[:100]
-    lines = [
-        f"{by} added {email} as a responder to incident {incident.identifier}.",
-        f"Title: {incident.title}",
-        f"Severity: {incident.severity.value}, status: {incident.status.value}",
-        f"Services: {', '.join(incident.services) or 'none yet'}",
-    ]
-    if url := provider.link(incident.identifier):
-        lines.append(f"Open in Port: {url}")
-    provider.notifier.notify(incident, subject, "\n".join(lines))
+    page = Page.about(
+        incident,
+        headline="You were added as a responder",
+        opening=f"{by} added {email} as a responder to incident {incident.identifier}.",
+        link=ctx.link(incident.identifier),
+    )
+    ctx.pager().page(page)
     return f"Notified {email} through the native provider's notifier (the escalation topic)"
