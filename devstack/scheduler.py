@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -62,13 +62,19 @@ class _Job:
     schedule: ScheduleSpec
     period: float
     due: float = 0.0
-    """`time.monotonic()` of the next run."""
+    """The scheduler's clock (`time.monotonic()`) at the next run."""
 
 
 class Scheduler:
     """The `rate()` schedules of the local stack's functions, run by one thread (`start`/`stop`) or on demand."""
 
-    def __init__(self, functions: Iterable[Invocable], *, speedup: float = 1.0) -> None:
+    def __init__(
+        self,
+        functions: Iterable[Invocable],
+        *,
+        speedup: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if speedup <= 0:
             raise ValueError(f"the schedule speed-up ({SPEEDUP_VARIABLE}) must be positive, not {speedup}")
         self._functions = {function.spec.logical_id: function for function in functions}
@@ -84,24 +90,31 @@ class Scheduler:
                     continue
                 period = schedule.period_seconds / speedup
                 self._jobs.append(_Job(function, schedule, period))
+        self._clock = clock
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
     @classmethod
-    def launch(cls, functions: Iterable[Invocable], *, start: bool = True) -> Scheduler:
+    def launch(
+        cls, functions: Iterable[Invocable], *, start: bool = True, clock: Callable[[], float] = time.monotonic
+    ) -> Scheduler:
         """The local stack's scheduler, sped up by DEVSTACK_SCHEDULE_SPEEDUP; running unless `start` is False."""
-        scheduler = cls(functions, speedup=speedup_from_environment())
+        scheduler = cls(functions, speedup=speedup_from_environment(), clock=clock)
         if start:
             scheduler.start()
         return scheduler
 
     def start(self) -> None:
-        """Like Scheduler, the first run of each schedule comes one period after the start."""
-        started = time.monotonic()
-        for job in self._jobs:
-            job.due = started + job.period
+        """Arm the schedules and run them in the scheduler's thread."""
+        self.arm()
         if self._jobs:
             self._thread.start()
+
+    def arm(self) -> None:
+        """Like Scheduler, the first run of each schedule comes one period after now."""
+        now = self._clock()
+        for job in self._jobs:
+            job.due = now + job.period
 
     def stop(self) -> None:
         self._stopping.set()
@@ -116,12 +129,10 @@ class Scheduler:
             raise KeyError(f"{logical_id} has no schedule; scheduled functions: {', '.join(scheduled)}")
         return function.invoke(scheduler_event(logical_id, function.spec.schedules[0], datetime.now(UTC)))
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            job = min(self._jobs, key=lambda j: j.due)
-            delay = job.due - time.monotonic()
-            if delay > 0:
-                self._stopping.wait(delay)
+    def run_due(self) -> float:
+        """Run every schedule that is due now, each once; the seconds until the next one is due."""
+        for job in sorted(self._jobs, key=lambda j: j.due):
+            if job.due > self._clock():
                 continue
             logical_id = job.function.spec.logical_id
             try:
@@ -130,5 +141,12 @@ class Scheduler:
             except Exception as exc:  # like Scheduler: this run failed, the next one comes at its time
                 print(f"  {logical_id} failed: {exc.__class__.__name__}: {exc}", flush=True)
             job.due += job.period
-            if job.due < time.monotonic():  # runs that took longer than the period are not caught up in a burst
-                job.due = time.monotonic() + job.period
+            if job.due < self._clock():  # runs that took longer than the period are not caught up in a burst
+                job.due = self._clock() + job.period
+        return min(job.due for job in self._jobs) - self._clock()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            delay = self.run_due()
+            if delay > 0:
+                self._stopping.wait(delay)

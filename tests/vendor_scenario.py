@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from incident_core.errors import Unsupported
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, TimelineEntry, TimelineKind
-from incident_core.providers.base import EscalationRequest, IncidentProvider, ProviderResult, Unsupported
+from incident_core.providers.base import EscalationRequest, IncidentProvider, ProviderResult
 
 BY = "ana@example.com"
 NEW_OWNER = "bo@example.com"

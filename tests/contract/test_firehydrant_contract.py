@@ -16,13 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import NotFound
+from incident_core.errors import NotFound, ProviderApiError
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers.base import EscalationRequest
 from incident_core.providers.firehydrant.adapter import FireHydrantProvider, build
-from incident_core.providers.http import ProviderApiError
 from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport
 from tests.providers import sample_alert, sample_incident

@@ -15,10 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, ProviderApiError, Unsupported
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import EscalationRequest, ProviderState, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest, ProviderState
 from incident_core.providers.incidentio.adapter import IncidentIoProvider, build
 from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport

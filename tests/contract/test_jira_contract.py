@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import StepRefused
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import EscalationRequest, StepRefused
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.jira.adapter import JiraProvider, build
 from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, ValidatingTransport

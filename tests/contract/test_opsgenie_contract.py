@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import ProviderApiError
 from incident_core.models.incident import Incident, ProviderName
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.http import ProviderApiError
 from incident_core.providers.opsgenie.adapter import OpsgenieProvider, build
 from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport

@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import ProviderApiError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.models.page import Pager
 from incident_core.providers.base import EscalationRequest
-from incident_core.providers.http import ProviderApiError
 from incident_core.providers.pagerduty.adapter import PagerDutyProvider, build
 from incident_core.providers.registry import ProviderContext
 from tests.contract.prism import PrismServer, RecordingTransport, ValidatingTransport

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import ProviderApiError, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
-from incident_core.providers.base import EscalationRequest, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.registry import ProviderContext
 from incident_core.providers.servicenow.adapter import ServiceNowProvider, build
 from tests.fakes.vendors.servicenow import (

@@ -17,7 +17,7 @@ import pytest
 from devstack.action import signed_request
 from devstack.stack import DEFAULT_PORT_CLIENT_SECRET, REGION
 from incident_core.store.projections import Projection, ProjectionStore
-from tests.e2e.conftest import LocalStack, local_stack
+from tests.e2e.conftest import PATIENCE, LocalStack, local_stack
 from tests.events import webhook_event
 
 pytestmark = pytest.mark.e2e
@@ -38,8 +38,6 @@ PATIENT = {
 }
 """Level 2 comes an hour after level 1: an acknowledge lands between them however slow the machine is."""
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:EscalationStateMachine"
-PATIENCE = 120.0
-"""Seconds a test waits for what the stack does in a few: room for a loaded machine, never a measurement."""
 
 
 @contextmanager
@@ -93,7 +91,7 @@ def _escalation(stack: LocalStack, incident: str) -> list[str]:
 def _act(stack: LocalStack, step: str, entity: dict[str, Any], **inputs: Any) -> None:
     body = {"runId": f"r_{uuid.uuid4().hex[:12]}", "entity": entity, "inputs": inputs, "user": "ana@example.com"}
     headers, raw = signed_request(DEFAULT_PORT_CLIENT_SECRET, body)
-    assert httpx.post(f"{stack.api}/actions/{step}", headers=headers, content=raw, timeout=10).status_code == 202
+    assert httpx.post(f"{stack.api}/actions/{step}", headers=headers, content=raw, timeout=PATIENCE).status_code == 202
 
 
 def _open(stack: LocalStack, title: str) -> str:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from devstack.action import signed_request
-from tests.e2e.conftest import LocalStack, local_stack
+from tests.e2e.conftest import PATIENCE, LocalStack, local_stack
 from tests.events import webhook_event
 from tests.fakes.port import FakePort
 from tests.fakes.port_server import FakePortServer
@@ -60,9 +60,9 @@ def _run(port: FakePort, stack: LocalStack, step: str, entity: dict[str, Any], *
     port.add_run(run_id, action=step)
     body = {"runId": run_id, "action": step, "entity": entity, "inputs": inputs, "user": "ana@example.com"}
     headers, raw = signed_request(port.client_secret, body)
-    answer = httpx.post(f"{stack.api}/actions/{step}", headers=headers, content=raw, timeout=10)
+    answer = httpx.post(f"{stack.api}/actions/{step}", headers=headers, content=raw, timeout=PATIENCE)
     assert answer.status_code == 202, answer.text
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE
     while port.runs[run_id]["status"] == "IN_PROGRESS" and time.monotonic() < deadline:
         time.sleep(0.2)
     return {**port.runs[run_id], "logs": [log["message"] for log in port.run_logs[run_id]]}
@@ -155,7 +155,7 @@ def test_an_unsigned_tampered_or_stale_request_changes_nothing(port: FakePort, s
 
         headers.update({"x-port-timestamp": stale, "x-port-signature": port_signature(port.client_secret, stale, raw)})
 
-    answer = httpx.post(f"{stack.api}/actions/trigger", headers=headers, content=raw, timeout=10)
+    answer = httpx.post(f"{stack.api}/actions/trigger", headers=headers, content=raw, timeout=PATIENCE)
 
     assert answer.status_code == 401
     assert set(answer.json()) == {"message"}
@@ -165,19 +165,20 @@ def test_an_unsigned_tampered_or_stale_request_changes_nothing(port: FakePort, s
 
 
 def test_a_refused_step_is_a_failure_with_the_reason(port: FakePort, stack: LocalStack) -> None:
-    resolved = next(i for i in _incidents(stack) if i["status"] == "resolved")
-    run = _run(port, stack, "acknowledge", {"identifier": resolved["identifier"], "blueprint": "incident"})
+    opened = _run(port, stack, "trigger", {}, title="Resolved before anyone looked", severity="warning")
+    resolved = {"identifier": opened["link"].rsplit("identifier=", 1)[1], "blueprint": "incident"}
+    assert _run(port, stack, "resolve", resolved, resolution="Flapped")["status"] == "SUCCESS"
+    run = _run(port, stack, "acknowledge", resolved)
     assert run["status"] == "FAILURE"
     assert "cannot be acknowledged" in run["summary"]
 
 
 def test_invalid_inputs_are_400_naming_the_field_and_fail_the_run(port: FakePort, stack: LocalStack) -> None:
-    incident = _incidents(stack)[0]["identifier"]
     port.add_run("r_bad_inputs", action="resolve")
-    body = {"runId": "r_bad_inputs", "entity": {"identifier": incident}, "inputs": {"resolution": " "}}
+    body = {"runId": "r_bad_inputs", "entity": {"identifier": "inc-any"}, "inputs": {"resolution": " "}}
     headers, raw = signed_request(port.client_secret, body)
 
-    answer = httpx.post(f"{stack.api}/actions/resolve", headers=headers, content=raw, timeout=10)
+    answer = httpx.post(f"{stack.api}/actions/resolve", headers=headers, content=raw, timeout=PATIENCE)
 
     assert answer.status_code == 400
     assert answer.json()["message"].startswith("inputs.resolution")

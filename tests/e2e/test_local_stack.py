@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from incident_core.models import Source
-from tests.e2e.conftest import LocalStack, local_stack
+from tests.e2e.conftest import PATIENCE, LocalStack, local_stack
 from tests.events import webhook_event, webhook_event_names
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def _alerts(stack: LocalStack) -> dict[str, Any]:
 def test_every_sample_is_accepted_over_http(stack: LocalStack, source: Source) -> None:
     for name in webhook_event_names(source.value):
         headers, body = webhook_event(source.value, name)
-        answer = httpx.post(f"{stack.api}/webhooks/{source.value}", headers=headers, content=body, timeout=10)
+        answer = httpx.post(f"{stack.api}/webhooks/{source.value}", headers=headers, content=body, timeout=PATIENCE)
         assert answer.status_code in (200, 202), (name, answer.text)
 
 
@@ -39,7 +39,7 @@ def test_an_unsigned_request_is_refused_over_http(stack: LocalStack) -> None:
         f"{stack.api}/webhooks/sentry",
         headers={"Sentry-Hook-Resource": "issue", "Content-Type": "application/json"},
         content=body,
-        timeout=10,
+        timeout=PATIENCE,
     )
     assert answer.status_code == 401
     assert set(answer.json()) == {"message"}

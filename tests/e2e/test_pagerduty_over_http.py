@@ -20,7 +20,7 @@ import pytest
 
 from devstack.action import signed_request
 from tests.contract.prism import PrismServer, patched_spec
-from tests.e2e.conftest import LocalStack, local_stack
+from tests.e2e.conftest import PATIENCE, LocalStack, local_stack
 from tests.fakes.port import FakePort
 from tests.fakes.port_server import FakePortServer
 from tests.integration.conftest import port_blueprints
@@ -88,8 +88,8 @@ def _run(port: FakePort, stack: LocalStack, step: str, entity: dict[str, Any], *
     port.add_run(run_id, action=step)
     body = {"runId": run_id, "action": step, "entity": entity, "inputs": inputs, "user": "ana@example.com"}
     headers, raw = signed_request(port.client_secret, body)
-    assert httpx.post(f"{stack.api}/actions/{step}", headers=headers, content=raw, timeout=10).status_code == 202
-    deadline = time.monotonic() + 60
+    assert httpx.post(f"{stack.api}/actions/{step}", headers=headers, content=raw, timeout=PATIENCE).status_code == 202
+    deadline = time.monotonic() + PATIENCE
     while port.runs[run_id]["status"] == "IN_PROGRESS" and time.monotonic() < deadline:
         time.sleep(0.2)
     return port.runs[run_id]
@@ -139,15 +139,15 @@ def test_a_genuine_pagerduty_webhook_resolves_the_incident_and_a_forged_one_chan
     body = _pagerduty_webhook(external_id)
     url = f"{stack.api}/providers/pagerduty/webhook"
 
-    forged = httpx.post(url, headers={"x-pagerduty-signature": "v1=" + "0" * 64}, content=body, timeout=10)
-    unsigned = httpx.post(url, content=body, timeout=10)
+    forged = httpx.post(url, headers={"x-pagerduty-signature": "v1=" + "0" * 64}, content=body, timeout=PATIENCE)
+    unsigned = httpx.post(url, content=body, timeout=PATIENCE)
 
     assert forged.status_code == 401
     assert unsigned.status_code == 401
     assert stack.cli("incidents", "show", identifier)["status"] == "triggered"
 
     signature = "v1=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    genuine = httpx.post(url, headers={"x-pagerduty-signature": signature}, content=body, timeout=10)
+    genuine = httpx.post(url, headers={"x-pagerduty-signature": signature}, content=body, timeout=PATIENCE)
 
     assert genuine.status_code == 200, genuine.text
     shown = stack.cli("incidents", "show", identifier)

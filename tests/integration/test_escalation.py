@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
 from incident_core import aws
+from incident_core.adapters.stepfunctions import StepFunctionsEscalations
 from incident_core.errors import ConfigurationError
 from incident_core.models.alert import Severity
 from incident_core.models.escalation import FALLBACK_LEVEL, parse_policy
@@ -23,7 +24,6 @@ from incident_core.usecases.escalation import (
     POLICY_BLUEPRINT,
     ROTATION_BLUEPRINT,
     EscalationTasks,
-    StepFunctionsEscalations,
     reconcile_escalations,
 )
 from tests.integration.conftest import PagesTopic, create_table, seed_entities
@@ -117,6 +117,19 @@ def test_a_retried_notify_pages_once(escalations: Escalations) -> None:
     escalations.tasks.notify(escalations.state())
     escalations.tasks.notify(escalations.state())
     assert len(escalations.pages()) == 1
+
+
+def test_a_retried_notify_pages_nobody_and_waits_what_is_left_of_the_delay(escalations: Escalations) -> None:
+    escalations.incident()
+    escalations.tasks.notify(escalations.state())
+    later = replace(escalations.tasks, clock=lambda: NOW + timedelta(seconds=100))
+
+    state = later.notify(escalations.state())  # a retry, or a new execution resuming here
+
+    assert state["waitSeconds"] == 200  # level 1's delay is 300 s; the page went out 100 s ago
+    assert len(escalations.pages()) == 1
+    much_later = replace(escalations.tasks, clock=lambda: NOW + timedelta(hours=1))
+    assert much_later.notify(escalations.state())["waitSeconds"] == 0
 
 
 @pytest.mark.parametrize("status", [IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED])

@@ -11,6 +11,7 @@ import pytest
 
 from incident_core import aws
 from incident_core.config import Settings
+from incident_core.errors import StepRefused
 from incident_core.models import Severity
 from incident_core.models.action import ActionRun, FindExpertInputs
 from incident_core.models.incident import (
@@ -22,7 +23,6 @@ from incident_core.models.incident import (
     TimelineKind,
 )
 from incident_core.notifications import SnsPager
-from incident_core.providers.base import StepRefused
 from incident_core.providers.registry import ProviderContext, provider_for
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore

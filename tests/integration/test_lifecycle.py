@@ -6,26 +6,32 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 
 from incident_core import aws
 from incident_core.config import Settings
+from incident_core.errors import StepRefused
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName, TimelineKind
 from incident_core.models.notification import AlertNotification
 from incident_core.notifications import SnsPager
-from incident_core.providers.base import ProviderEvent, ProviderState, StepRefused
+from incident_core.providers.base import ProviderEvent, ProviderResult, ProviderState
+from incident_core.providers.http import VendorHttp
 from incident_core.providers.registry import ProviderContext, provider_for
+from incident_core.retry import RetryPolicy
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.store.projections import ProjectionStore
+from incident_core.usecases.actions import STEP_WAIT_SECONDS, ActionRunner
 from incident_core.usecases.catalog import LocalDirectory
 from incident_core.usecases.correlation import correlate_alert
 from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
+from incident_core.usecases.projection import Projector
 from incident_core.usecases.provider_sync import EchoProvider, apply_provider_event, reconcile
 from incident_core.usecases.steps import STEPS
 from tests.integration.conftest import PagesTopic, create_table, seed_entities, serialize_dynamodb_requests
@@ -416,3 +422,67 @@ def test_reconcile_applies_what_the_provider_reports(world: World) -> None:
 
     assert [i.status for i in changed] == [IncidentStatus.RESOLVED]
     assert again == []
+
+
+def test_a_steps_waits_for_rate_limits_are_bounded_and_told_in_the_runs_log(world: World) -> None:
+    incident = _open_manually(world)
+    answers = [
+        httpx.Response(429, headers={"x-ratelimit-reset": "3"}),  # seconds to wait, not an epoch
+        httpx.Response(200),
+        httpx.Response(429, headers={"Retry-After": "30"}),  # 33 s so far: within the step's budget
+        httpx.Response(200),
+        httpx.Response(429, headers={"Retry-After": "30"}),  # 33 + 30 s would: not waited, the step fails
+    ]
+    slept: list[float] = []
+    vendor = VendorHttp(
+        "Vendor",
+        httpx.Client(base_url="https://vendor.example", transport=httpx.MockTransport(lambda _: answers.pop(0))),
+        retry=RetryPolicy(max_attempts=4, max_total_seconds=60.0),
+        sleep=slept.append,
+    )
+
+    class RateLimited(EchoProvider):
+        def acknowledge(self, incident: Incident, by: str) -> ProviderResult:
+            vendor.request("POST", "/acknowledge")
+            vendor.request("POST", "/note")
+            vendor.request("POST", "/notify")
+            return super().acknowledge(incident, by)
+
+    reporter = RecordingReporter()
+    runner = ActionRunner(
+        ledger=world.ctx.incidents,
+        lifecycle=lambda: dataclasses.replace(world.ctx, provider=lambda name: RateLimited(name)),
+        projector=lambda: cast(Projector, NoProjection()),
+        reporter=lambda: reporter,
+        link=lambda _: None,
+        max_attempts=1,
+    )
+    run = ActionRun(runId="r_ack", step=LifecycleStep.ACKNOWLEDGE, entity={"identifier": incident.identifier})
+
+    runner.execute(run, attempt=1)
+
+    assert slept == [3.0, 30.0]  # the third wait would have taken the step past STEP_WAIT_SECONDS
+    assert STEP_WAIT_SECONDS < 3.0 + 30.0 + 30.0
+    assert reporter.logs["r_ack"] == ["Waited 33.0 s for vendor.example (2 waits: rate limit)"]
+    assert reporter.finished["r_ack"][0] == "FAILURE"
+    assert "Vendor answered 429" in reporter.finished["r_ack"][1]
+
+
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.logs: dict[str, list[str]] = {}
+        self.finished: dict[str, tuple[str, str]] = {}
+
+    def log(self, run_id: str, message: str) -> None:
+        self.logs.setdefault(run_id, []).append(message)
+
+    def finish(self, run_id: str, status: str, summary: str, link: str | None) -> None:
+        self.finished[run_id] = (status, summary)
+
+
+class NoProjection:
+    def project_incidents(self, incidents: Any) -> None:
+        return None
+
+    def project_alerts(self, alerts: Any) -> None:
+        return None

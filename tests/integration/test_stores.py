@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 from incident_core import aws
-from incident_core.errors import Conflict
+from incident_core.errors import Conflict, EntityFailure
 from incident_core.models import Alert, AlertStatus, Severity, Source
 from incident_core.models.alert_record import AlertRecord, apply_notification
 from incident_core.models.notification import AlertNotification
-from incident_core.port.client import EntityFailure
 from incident_core.queue import AlertQueue, redrive
 from incident_core.store import versioned
 from incident_core.store.alerts import AlertStore

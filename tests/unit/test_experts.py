@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from incident_core.models.incident import Incident, IncidentStatus, TimelineEntry, TimelineKind
-from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, Person, rank_experts
+from incident_core.models.person import Person
+from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, rank_experts
 
 RITA = Person(
     identifier="rita",

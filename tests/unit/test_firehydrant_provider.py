@@ -17,18 +17,24 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, NotFound
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import EscalationRequest, ProviderEvent, StepRefused, Unsupported
+from incident_core.providers.base import EscalationRequest, ProviderEvent
 from incident_core.providers.firehydrant.adapter import FireHydrantProvider, build
 from incident_core.providers.firehydrant.credentials import DEFAULT_PRIORITIES as PRIORITY_OF
 from incident_core.providers.firehydrant.credentials import DEFAULT_SEVERITIES as SEVERITY_OF
 from incident_core.providers.firehydrant.credentials import Credentials
 from incident_core.providers.firehydrant.models import STATUS_OF_MILESTONE
 from incident_core.providers.firehydrant.webhook import WEBHOOK
-from incident_core.providers.http import ProviderApiError
 from incident_core.providers.registry import ProviderContext
 from tests.fakes import FakeClock
 from tests.providers import sample_alert, sample_incident

@@ -9,13 +9,15 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from incident_core.errors import RetriesExhausted
 from incident_core.retry import (
-    RetriesExhausted,
     RetryPolicy,
+    WaitBudget,
     is_retryable_status,
     retry_report,
     send_with_retries,
     server_requested_delay,
+    waits_within,
 )
 from tests.fakes import FakeClock
 
@@ -70,6 +72,31 @@ class TestDelayFor:
     def test_ratelimit_reset_on_429_is_epoch_seconds(self) -> None:
         response = answer(429, {"x-ratelimit-reset": str(int(NOW) + 5), "x-ratelimit-remaining": "0"})
         assert RetryPolicy().delay_for(1, response, now=NOW) == 5.0
+
+    @pytest.mark.parametrize(
+        ("reset", "wait"),
+        [
+            ("5", 5.0),  # Port's docs have also described it as the seconds until the window resets
+            ("0", 0.0),
+            ("999999999", 999_999_999.0),  # below 10^9: still seconds (a wait no step budget lets pass)
+            (str(int(NOW) + 5), 5.0),  # from 10^9 on: epoch seconds
+            (str(int(NOW) - 5), 0.0),  # a reset already past
+            ("nan", 0.5),  # no number: back off
+        ],
+    )
+    def test_ratelimit_reset_is_read_either_way(self, reset: str, wait: float) -> None:
+        response = answer(429, {"x-ratelimit-reset": reset})
+        assert RetryPolicy(base_delay=0.5, jitter=no_jitter).delay_for(1, response, now=NOW) == wait
+
+    def test_retry_after_wins_over_the_rate_limit_reset(self) -> None:
+        response = answer(429, {"Retry-After": "2", "x-ratelimit-reset": "40"})
+        assert RetryPolicy().delay_for(1, response, now=NOW) == 2.0
+
+    def test_opsgenies_throttle_period_is_honoured_on_a_429(self) -> None:
+        policy = RetryPolicy(base_delay=0.5, jitter=no_jitter)
+        throttled = {"X-RateLimit-State": "THROTTLED", "X-RateLimit-Period-In-Sec": "9"}
+        assert policy.delay_for(1, answer(429, throttled), now=NOW) == 9.0
+        assert policy.delay_for(1, answer(503, {"X-RateLimit-Period-In-Sec": "9"}), now=NOW) == 0.5
 
     def test_ratelimit_reset_is_ignored_on_503_with_requests_left(self) -> None:
         # Port sends its rate-limit headers on every answer; a 503 is not a rate limit.
@@ -179,3 +206,34 @@ def test_vendor_rate_limit_reset_headers_are_honoured() -> None:
     jira_now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC).timestamp()
     assert server_requested_delay(jira, now=jira_now) == 30
     assert server_requested_delay(httpx.Response(503, headers={"ratelimit-reset": "7"}), now=now) is None
+
+
+class TestStepWaitBudget:
+    def test_the_requests_of_one_step_share_its_budget_and_record_their_waits(self) -> None:
+        statuses = [429, 200, 503, 200, 429]
+        clock = FakeClock(NOW)
+        budget = WaitBudget(10.0)
+        policy = RetryPolicy(max_attempts=5, base_delay=4.0, jitter=no_jitter)
+
+        def answers(request: httpx.Request) -> httpx.Response:
+            status = statuses.pop(0)
+            return httpx.Response(status, headers={"Retry-After": "6"} if status == 429 else {})
+
+        client = httpx.Client(transport=httpx.MockTransport(answers))
+        with waits_within(budget):
+            assert send(client, policy, clock).status_code == 200  # waited 6 s
+            assert send(client, policy, clock).status_code == 200  # waited 4 s (backoff): 10 s, all of it
+            assert send(client, policy, clock).status_code == 429  # 6 s more would pass the budget
+
+        assert clock.sleeps == [6.0, 4.0]
+        assert budget.describe() == ["Waited 10.0 s for api.example.test (2 waits: rate limit, answered 503)"]
+
+    def test_without_a_step_nothing_is_recorded_and_only_the_policy_bounds_waits(self) -> None:
+        client, _seen = scripted(429, 429, 200)
+        clock = FakeClock(NOW)
+        budget = WaitBudget(0.0)
+        with waits_within(budget):
+            pass
+        assert send(client, RetryPolicy(base_delay=1.0, jitter=no_jitter), clock).status_code == 200
+        assert clock.sleeps == [1.0, 2.0]
+        assert budget.waits == []

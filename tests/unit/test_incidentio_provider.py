@@ -18,7 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, MalformedRequest, NotFound
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedRequest,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
@@ -28,10 +36,8 @@ from incident_core.providers.base import (
     IncidentProvider,
     ProviderEvent,
     ProviderState,
-    StepRefused,
-    Unsupported,
 )
-from incident_core.providers.http import ACTION_RETRY_POLICY, ProviderApiError
+from incident_core.providers.http import ACTION_RETRY_POLICY
 from incident_core.providers.incidentio.adapter import IncidentIoProvider, build
 from incident_core.providers.incidentio.credentials import Credentials
 from incident_core.providers.incidentio.models import (

@@ -15,12 +15,18 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, NotFound
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+    Unsupported,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.jira.adapter import JiraProvider, build, label
 from incident_core.providers.jira.adf import PORT_MARK, adf_text, comment_body
 from incident_core.providers.jira.credentials import DEFAULT_PRIORITIES

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from incident_core.errors import ProviderApiError
 from incident_core.models.alert import Severity
 from incident_core.models.incident import Incident
 from incident_core.models.page import SUBJECT_LIMIT, Page
 from incident_core.notifications import Pagers, SnsPager, chat_pagers
-from incident_core.providers.http import ProviderApiError
 from incident_core.retry import RetryPolicy
 
 INCIDENT = Incident(

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from incident_core.usecases.oncall import Override, Rotation, RotationNotStarted, next_handoff, on_call
+from incident_core.errors import RotationNotStarted
+from incident_core.models.oncall import Override, Rotation
+from incident_core.usecases.oncall import next_handoff, on_call
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -16,13 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import AuthenticationError, ConfigurationError, MalformedRequest, NotFound
+from incident_core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedRequest,
+    NotFound,
+    ProviderApiError,
+    StepRefused,
+)
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
 from incident_core.models.page import Pager
-from incident_core.providers.base import EscalationRequest, ProviderEvent, StepRefused
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest, ProviderEvent
 from incident_core.providers.pagerduty.adapter import PagerDutyProvider, build
 from incident_core.providers.pagerduty.models import STATUS_OF_PAGERDUTY, URGENCY_OF_SEVERITY
 from incident_core.providers.pagerduty.webhook import WEBHOOK

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError, PortApiError
+from incident_core.errors import BulkUpsertError, ConfigurationError, PortApiError
 from incident_core.port import client as port_client
-from incident_core.port.client import MAX_REQUEST_BYTES, BulkUpsertError, PortClient
+from incident_core.port.client import MAX_REQUEST_BYTES, PortClient
 from incident_core.retry import RetryPolicy
 from tests.fakes import FakeClock
 from tests.fakes.port import FAKE_PORT_URL, FakePort

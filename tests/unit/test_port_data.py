@@ -21,6 +21,7 @@ from moto import mock_aws
 from devstack.stack import REGION, LocalResources, seed_local_catalog, seed_local_entities
 from incident_core.errors import ConfigurationError
 from incident_core.models.escalation import FALLBACK_LEVEL, EscalationPolicy, Position, TargetType
+from incident_core.models.oncall import Rotation
 from incident_core.port.resources import PortResource, load_entities
 from incident_core.store.projections import ProjectionStore
 from incident_core.usecases.catalog import LocalDirectory
@@ -31,7 +32,7 @@ from incident_core.usecases.escalation import (
     load_rotation,
     recipients_of,
 )
-from incident_core.usecases.oncall import Rotation, on_call
+from incident_core.usecases.oncall import on_call
 from tests.fakes.port import REPO_ROOT
 
 PORT_DIR = REPO_ROOT / "port"

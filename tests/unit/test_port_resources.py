@@ -10,14 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError, PortApiError
+from incident_core.errors import BreakingChangeError, ConfigurationError, MissingDependencyError, PortApiError
 from incident_core.models.incident import LifecycleStep
 from incident_core.port.client import PortClient
 from incident_core.port.resources import (
     API_URL_PLACEHOLDER,
-    BreakingChangeError,
     ChangeType,
-    MissingDependencyError,
     PortResource,
     ResourceKind,
     ResourceRef,

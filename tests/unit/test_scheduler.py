@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import pytest
 
 from devstack.scheduler import SPEEDUP_VARIABLE, Scheduler, scheduler_event, speedup_from_environment
 from devstack.template import FunctionSpec, ScheduleSpec, functions, load_template, rate_seconds
+from tests.fakes import FakeClock
 
 SPEEDUP = 600.0  # rate(1 minute) every 0.1 s
 
@@ -88,39 +89,63 @@ class Recorder:
         self.fail = fail
         self.events: list[dict[str, Any]] = []
         self.threads: set[str] = set()
+        self.work: Callable[[], object] = lambda: None
+        """What a run does besides being recorded (takes time on a fake clock, signals a test)."""
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.events.append(event)
         self.threads.add(threading.current_thread().name)
+        self.work()
         if self.fail:
             raise RuntimeError("boom")
         return {"invocations": len(self.events)}
 
 
-def test_the_thread_runs_each_schedule_at_its_sped_up_rate(capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_schedule_runs_at_its_sped_up_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock(1000.0)
     fast = Recorder("Fast", schedule("rate(1 minute)", '{"t": "<aws.scheduler.scheduled-time>"}'))
     slow = Recorder("Slow", schedule("rate(3 minutes)"))
     failing = Recorder("Failing", schedule("rate(1 minute)"), fail=True)
-    scheduler = Scheduler([fast, slow, failing], speedup=SPEEDUP)
+    scheduler = Scheduler([fast, slow, failing], speedup=SPEEDUP, clock=clock)
 
-    scheduler.start()
-    time.sleep(0.05)
+    scheduler.arm()
+    assert scheduler.run_due() == pytest.approx(0.1)
     assert fast.events == []  # like Scheduler: the first run comes one period after the start
-    time.sleep(1.0)
-    scheduler.stop()
-    runs = len(fast.events), len(slow.events), len(failing.events)
-    time.sleep(0.3)
+    for _ in range(10):  # one second at 600 times the speed: ten minutes
+        clock.advance(0.1)
+        scheduler.run_due()
 
-    assert 4 <= runs[0] <= 11  # every 0.1 s for 1.05 s (fewer on a busy machine: no catch-up bursts)
-    assert 1 <= runs[1] <= 4
-    assert runs[2] >= 4  # a failing run does not stop the others, nor its own next runs
-    assert (len(fast.events), len(slow.events), len(failing.events)) == runs  # nothing runs after stop
-    assert fast.threads == {"scheduler"}
+    assert (len(fast.events), len(slow.events), len(failing.events)) == (10, 3, 10)  # a failure stops nothing
     assert all(set(event) == {"t"} and event["t"].endswith("Z") for event in fast.events)
     assert slow.events[0] == {}
     output = capsys.readouterr().out
     assert "Fast: rate(1 minute) ran" in output
     assert "Failing failed: RuntimeError: boom" in output
+
+
+def test_a_run_longer_than_its_period_is_not_caught_up_in_a_burst() -> None:
+    clock = FakeClock(1000.0)
+    slow_run = Recorder("Slow", schedule("rate(1 minute)"))
+    slow_run.work = lambda: clock.advance(0.35)  # three and a half periods
+    scheduler = Scheduler([slow_run], speedup=SPEEDUP, clock=clock)
+    scheduler.arm()
+    clock.advance(0.1)
+
+    assert scheduler.run_due() == pytest.approx(0.1)  # the next run one period after this one ended
+    assert len(slow_run.events) == 1
+
+
+def test_the_thread_runs_schedules_until_stopped() -> None:
+    fast = Recorder("Fast", schedule("rate(1 minute)"))
+    ran = threading.Event()
+    fast.work = ran.set
+    scheduler = Scheduler([fast], speedup=SPEEDUP)
+    scheduler.start()
+    assert ran.wait(timeout=60)  # room for a loaded machine: a run is due every 0.1 s
+    scheduler.stop()
+
+    assert "scheduler" not in {thread.name for thread in threading.enumerate()}  # nothing runs after stop
+    assert fast.threads == {"scheduler"}
 
 
 def test_fire_runs_a_schedule_now_in_the_callers_thread() -> None:
@@ -137,13 +162,16 @@ def test_fire_runs_a_schedule_now_in_the_callers_thread() -> None:
 
 
 def test_cron_schedules_are_noted_and_only_fired_on_demand(capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock(1000.0)
     nightly = Recorder("Nightly", schedule("cron(0 3 * * ? *)"))
-    scheduler = Scheduler([nightly], speedup=SPEEDUP)
-    scheduler.start()
-    time.sleep(0.2)
-    scheduler.stop()
+    hourly = Recorder("Hourly", schedule("rate(1 hour)"))
+    scheduler = Scheduler([nightly, hourly], speedup=SPEEDUP, clock=clock)
+    scheduler.arm()
+    clock.advance(86_400 / SPEEDUP)  # a day
+    scheduler.run_due()
 
     assert nightly.events == []
+    assert len(hourly.events) == 1  # every hour is due; one run, not a burst of 24
     assert "Nightly: cron(0 3 * * ? *) is not run locally" in capsys.readouterr().out
     scheduler.fire("Nightly")
     assert len(nightly.events) == 1
@@ -153,13 +181,15 @@ def test_the_speedup_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv(SPEEDUP_VARIABLE, raising=False)
     assert speedup_from_environment() == 1.0
     monkeypatch.setenv(SPEEDUP_VARIABLE, "400")
+    clock = FakeClock(1000.0)
     fast = Recorder("Fast", schedule("rate(1 minute)"))
-    scheduler = Scheduler.launch([fast], start=False)
-    time.sleep(0.2)
-    assert fast.events == []  # not started
-    scheduler.start()
-    time.sleep(0.2)  # one minute at 400 times the speed: 0.15 s
-    scheduler.stop()
+    scheduler = Scheduler.launch([fast], start=False, clock=clock)
+    scheduler.arm()
+    clock.advance(0.14)
+    scheduler.run_due()
+    assert fast.events == []
+    clock.advance(0.01)  # one minute at 400 times the speed: 0.15 s
+    scheduler.run_due()
     assert len(fast.events) == 1
 
     monkeypatch.setenv(SPEEDUP_VARIABLE, "fast")

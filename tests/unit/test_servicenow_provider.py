@@ -10,12 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
-from incident_core.providers.base import EscalationRequest, StepRefused, Unsupported
-from incident_core.providers.http import ProviderApiError
+from incident_core.providers.base import EscalationRequest
 from incident_core.providers.registry import ProviderContext
 from incident_core.providers.servicenow.adapter import ServiceNowProvider, build, correlation_id
 from incident_core.providers.servicenow.credentials import DEFAULT_URGENCY_IMPACT as URGENCY_IMPACT_OF_SEVERITY

@@ -7,12 +7,12 @@ import httpx
 import pytest
 
 from devstack.template import load_template
+from incident_core.errors import ProviderApiError
 from incident_core.providers.http import (
     ACTION_RETRY_POLICY,
     AFTER_STEP_SECONDS,
     STEP_BUDGET_SECONDS,
     WEBHOOK_BUDGET_SECONDS,
-    ProviderApiError,
     VendorHttp,
 )
 from tests.fakes import FakeClock

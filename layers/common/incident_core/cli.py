@@ -17,7 +17,7 @@ from typing import Any
 
 from incident_core import aws
 from incident_core.config import get_settings
-from incident_core.errors import AuthenticationError, IncidentCoreError, MalformedRequest
+from incident_core.errors import AuthenticationError, IncidentCoreError, MalformedRequest, UsageError
 from incident_core.models import Source
 from incident_core.models.outbox import OutboxState, PendingEntity
 from incident_core.normalizers import normalize
@@ -50,10 +50,6 @@ ENVIRONMENT_NAMES = {
     "alert_queue": "ALERT_QUEUE_URL",
     "alert_dlq": "ALERT_DLQ_URL",
 }
-
-
-class UsageError(Exception):
-    """A command that cannot run as asked; its message is the one line the user sees."""
 
 
 def _fail(message: str, code: int) -> int:

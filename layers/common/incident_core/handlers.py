@@ -17,8 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from incident_core import aws
+from incident_core.adapters.stepfunctions import StepFunctionsEscalations
 from incident_core.config import Settings, get_settings
-from incident_core.errors import ConfigurationError, IncidentCoreError
+from incident_core.errors import ConfigurationError, IncidentCoreError, state_machine_task
 from incident_core.http import error_response, json_response, lower_case_headers, raw_body
 from incident_core.models.action import ActionRun
 from incident_core.models.incident import LifecycleStep, ProviderName
@@ -52,7 +53,6 @@ from incident_core.usecases.catalog import EntityDirectory, LocalDirectory, Port
 from incident_core.usecases.escalation import (
     EscalationControl,
     EscalationTasks,
-    StepFunctionsEscalations,
     reconcile_escalations,
 )
 from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
@@ -327,6 +327,7 @@ def _escalation_tasks(settings: Settings) -> EscalationTasks:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@state_machine_task
 def escalation_notify_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """State machine task: page the current level unless the incident was acknowledged or resolved."""
     settings = get_settings()
@@ -338,6 +339,7 @@ def escalation_notify_handler(event: dict[str, Any], context: LambdaContext) -> 
 
 
 @logger.inject_lambda_context(clear_state=True)
+@state_machine_task
 def escalation_check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """State machine task after the wait: stop, or move to the next level, round or the fallback."""
     return _escalation_tasks(get_settings()).check(event)

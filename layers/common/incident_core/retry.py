@@ -6,12 +6,18 @@ returning, sleeping between attempts as `RetryPolicy` decides:
 - retried: HTTP 429 and 5xx, and transport failures (connect/read timeouts, dropped
   connections);
 - the wait honours the server: `Retry-After` (delta seconds or an HTTP date, RFC 9110 §10.2.3) on any
-  retried status, and `x-ratelimit-reset` (UTC epoch seconds, Port's rate-limit header) on a 429 or when
-  `x-ratelimit-remaining` is 0. Port sends its rate-limit headers on every answer, so on a 503 with
-  requests to spare the reset time says nothing about when the outage ends;
+  retried status; on a 429, or when `x-ratelimit-remaining` is 0, the rate-limit headers: PagerDuty's
+  `ratelimit-reset` (seconds), `x-ratelimit-reset` read either way Port's docs have described it (below
+  10^9 a wait in seconds, else UTC epoch seconds; Jira sends ISO 8601), and Opsgenie's
+  `X-RateLimit-Period-In-Sec` (the throttle's length). Port sends its rate-limit headers on every answer, so
+  on a 503 with requests to spare the reset time says nothing about when the outage ends;
 - otherwise exponential backoff with full jitter: uniform(0, min(max_delay, base_delay * 2**(attempt-1)));
 - never past the total budget: when the next wait would end after `max_total_seconds` from the first
-  attempt, it stops and hands back what it has.
+  attempt, or past what is left of the step's `WaitBudget`, it stops and hands back what it has.
+
+A step (one action run) runs `waits_within` a `WaitBudget`: every request it makes, to Port or a provider,
+draws its waits from it, so the step's total wait is bounded however many requests it makes, and the waits
+taken are listed for the run's log.
 
 It never raises for an HTTP status: callers decide what a final 4xx/5xx means. How many attempts were made
 and over how long is attached to the returned response (`retry_report(response)`) and to `RetriesExhausted`,
@@ -20,13 +26,18 @@ so the caller's error can say "after 4 attempts over 9.5 s".
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
+
+from incident_core.errors import RetriesExhausted, RetryReport
 
 # Failures where the request may not have reached the server, or its answer was lost: sending it again is
 # the only way to learn the outcome. Configuration mistakes (bad URL scheme, proxy setup) are not retried.
@@ -37,6 +48,46 @@ RETRYABLE_TRANSPORT_ERRORS: tuple[type[httpx.TransportError], ...] = (
 )
 
 _REPORT_KEY = "incident_core.retry_report"
+EPOCH_THRESHOLD = 1_000_000_000
+"""An `x-ratelimit-reset` below this is seconds to wait (10^9 s after 1970 is September 2001)."""
+
+
+@dataclass
+class WaitBudget:
+    """The waits of one step: bounded in total, and recorded (host, seconds, why) for the step's run log."""
+
+    seconds: float
+    waits: list[tuple[str, float, str]] = field(default_factory=list)
+
+    @property
+    def spent(self) -> float:
+        return sum(seconds for _host, seconds, _why in self.waits)
+
+    def allows(self, seconds: float) -> bool:
+        return self.spent + seconds <= self.seconds
+
+    def describe(self) -> list[str]:
+        """One line per host waited for, e.g. `Waited 12.0 s for api.pagerduty.com (2 waits: rate limit)`."""
+        lines = []
+        for host in dict.fromkeys(host for host, _seconds, _why in self.waits):
+            mine = [(seconds, why) for waited_for, seconds, why in self.waits if waited_for == host]
+            reasons = ", ".join(dict.fromkeys(why for _seconds, why in mine))
+            total = sum(seconds for seconds, _why in mine)
+            lines.append(f"Waited {total:.1f} s for {host} ({len(mine)} wait{'s' * (len(mine) > 1)}: {reasons})")
+        return lines
+
+
+_step_budget: ContextVar[WaitBudget | None] = ContextVar("incident_core_step_wait_budget", default=None)
+
+
+@contextmanager
+def waits_within(budget: WaitBudget) -> Iterator[None]:
+    """Every retried request made inside the block (one step) waits within `budget`, and records its waits."""
+    token = _step_budget.set(budget)
+    try:
+        yield
+    finally:
+        _step_budget.reset(token)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -78,24 +129,6 @@ class RetryPolicy:
         return self.jitter(cap)
 
 
-@dataclass(frozen=True)
-class RetryReport:
-    attempts: int
-    elapsed_seconds: float
-
-
-class RetriesExhausted(Exception):
-    """Every attempt failed in transport (no HTTP answer at all); `last_error` is the final failure."""
-
-    def __init__(self, last_error: httpx.TransportError, report: RetryReport) -> None:
-        super().__init__(
-            f"{type(last_error).__name__}: {last_error} "
-            f"(after {report.attempts} attempts over {report.elapsed_seconds:.1f} s)"
-        )
-        self.last_error = last_error
-        self.report = report
-
-
 def server_requested_delay(response: httpx.Response, *, now: float) -> float | None:
     """The wait the server asked for, in seconds (never negative), or None when it asked for none."""
     retry_after = response.headers.get("retry-after")
@@ -106,22 +139,36 @@ def server_requested_delay(response: httpx.Response, *, now: float) -> float | N
     rate_limited = response.status_code == 429 or response.headers.get("x-ratelimit-remaining") == "0"
     if not rate_limited:
         return None
-    seconds_left = response.headers.get("ratelimit-reset")  # PagerDuty: seconds until the window resets
-    if seconds_left is not None:
-        try:
-            return max(0.0, float(seconds_left))
-        except ValueError:
-            pass
-    reset = response.headers.get("x-ratelimit-reset")  # Port, ServiceNow: epoch seconds; Jira: ISO 8601
-    if reset is not None:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            try:
-                return max(0.0, datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp() - now)
-            except ValueError:
-                return None
-    return None
+    for header in ("ratelimit-reset", "x-ratelimit-period-in-sec"):  # PagerDuty, Opsgenie: seconds
+        seconds_left = _number(response.headers.get(header))
+        if seconds_left is not None:
+            return max(0.0, seconds_left)
+    reset = response.headers.get("x-ratelimit-reset")  # Port: seconds or epoch; ServiceNow: epoch; Jira: ISO
+    if reset is None:
+        return None
+    number = _number(reset)
+    if number is not None:
+        return max(0.0, number if number < EPOCH_THRESHOLD else number - now)
+    try:
+        return max(0.0, datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp() - now)
+    except ValueError:
+        return None
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _why_waited(response: httpx.Response | None) -> str:
+    if response is None:
+        return "no answer"
+    return "rate limit" if response.status_code == 429 else f"answered {response.status_code}"
 
 
 def _parse_retry_after(value: str, *, now: float) -> float | None:
@@ -156,6 +203,7 @@ def send_with_retries(
     The request must have a replayable body (bytes, as built by `httpx.Client.build_request`).
     """
     started = clock()
+    step = _step_budget.get()
     attempt = 0
     while True:
         attempt += 1
@@ -172,6 +220,8 @@ def send_with_retries(
         delay = policy.delay_for(attempt, response, now=now)
         out_of_attempts = attempt >= policy.max_attempts
         out_of_budget = (now - started) + delay > policy.max_total_seconds
+        if step is not None and not step.allows(delay):
+            out_of_budget = True
         if out_of_attempts or out_of_budget:
             report = RetryReport(attempts=attempt, elapsed_seconds=now - started)
             if response is not None:
@@ -179,6 +229,8 @@ def send_with_retries(
             assert failure is not None
             raise RetriesExhausted(failure, report) from failure
         sleep(delay)
+        if step is not None:
+            step.waits.append((request.url.host, delay, _why_waited(response)))
 
 
 def _with_report(response: httpx.Response, attempts: int, elapsed: float) -> httpx.Response:

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime
 
+from incident_core.auth.keys import usable_secret
 from incident_core.errors import AuthenticationError
 
 TIMESTAMP_HEADER = "x-port-timestamp"
@@ -37,8 +38,7 @@ def verify_port_signature(
 
     `headers` have lower-cased names. An empty secret refuses everything (fail closed).
     """
-    if not secret:
-        raise AuthenticationError("no Port client secret is configured")
+    usable_secret(secret, "Port client")
     timestamp = headers.get(TIMESTAMP_HEADER, "").strip()
     presented = headers.get(SIGNATURE_HEADER, "").strip()
     if not timestamp or not presented:
@@ -47,9 +47,12 @@ def verify_port_signature(
         signed_at = int(timestamp)
     except ValueError as exc:
         raise AuthenticationError("the Port timestamp is not a number") from exc
+    version, _, signatures = presented.partition(",")
+    if version.strip() != "v1" or not signatures.strip():
+        raise AuthenticationError("the Port signature is not a v1 signature (v1,<signature>)")
     expected = port_signature(secret, timestamp, body)
-    # Port may send several comma-separated versions in the future; any v1 signature that matches counts.
-    candidates = [f"v1,{part.strip()}" for part in presented.split(",")[1:]] or [presented]
+    # Several comma-separated v1 signatures may come (a secret being rotated); any one that matches counts.
+    candidates = [f"v1,{part.strip()}" for part in signatures.split(",")]
     if not any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in candidates):
         raise AuthenticationError("the Port signature does not match the body")
     if abs(now.timestamp() - signed_at) > tolerance_seconds:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from incident_core.errors import AuthenticationError
 from incident_core.models import Source
@@ -36,6 +36,18 @@ class SourceCredentials(BaseModel):
     timestampHeader: str = "X-Grafana-Alerting-Timestamp"
     requireTimestamp: bool = False
     toleranceSeconds: int = 300
+
+    @field_validator("token", "hmac")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        """A blank secret is a key everybody has: the method is off, never open."""
+        return value if value and value.strip() else None
+
+    @field_validator("basic")
+    @classmethod
+    def _blank_password_is_none(cls, value: str | None) -> str | None:
+        """`user:password`; without a password anybody who knows the user name would pass."""
+        return value if value and value.partition(":")[2].strip() else None
 
 
 class WebhookSecrets(BaseModel):

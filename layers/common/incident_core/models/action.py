@@ -11,7 +11,15 @@ from incident_core.errors import MalformedRequest
 from incident_core.models.alert import PORT_IDENTIFIER_MAX, Severity
 from incident_core.models.incident import LifecycleStep, ProviderName
 from incident_core.support.paths import dig, mapping
+from incident_core.support.urls import is_path_segment
 from incident_core.validation import first_problem
+
+
+def _path_segment(value: str | None) -> str | None:
+    # These identifiers go into URL paths (Port's run, a policy entity): `.` or `..` would name another resource.
+    if value is not None and not is_path_segment(value):
+        raise ValueError(f"{value!r} is not a usable identifier")
+    return value
 
 
 class ActionRun(BaseModel):
@@ -19,7 +27,7 @@ class ActionRun(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    runId: str = Field(min_length=1)
+    runId: Annotated[str, Field(min_length=1), AfterValidator(_path_segment)]
     step: LifecycleStep
     action: str = ""
     entity: dict[str, Any] | None = None
@@ -165,7 +173,7 @@ class AssociateServicesInputs(StepInputs):
 
 class EscalateInputs(StepInputs):
     level: int | None = Field(default=None, ge=1)
-    policy: OptionalText = None
+    policy: Annotated[OptionalText, AfterValidator(_path_segment)] = None
     user: Annotated[OptionalText, BeforeValidator(_user)] = None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incident_core.errors import ConfigurationError
+from incident_core.models.incident import Incident
 from incident_core.validation import first_problem
 
 FALLBACK_LEVEL = -1
@@ -78,6 +79,45 @@ class EscalationPolicy(BaseModel):
         if position.round < self.repeat:
             return Position(level=0, round=position.round + 1)
         return Position(level=FALLBACK_LEVEL, round=position.round) if self.fallback else None
+
+
+class EscalationState(BaseModel):
+    """The state machine's data between states."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incidentId: str
+    policyId: str
+    level: int = 0
+    round: int = 0
+    stop: bool = False
+    waitSeconds: int = 0
+    reason: str = ""
+
+    @property
+    def position(self) -> Position:
+        return Position(level=self.level, round=self.round)
+
+    @classmethod
+    def resuming(cls, incident: Incident, policy_id: str) -> EscalationState:
+        """Where an execution of `incident`'s escalation starts: at the last position paged, if any (its Notify
+        pages nobody again and waits what is left of that delay), else at the beginning of the policy."""
+        prefix = _page_prefix(incident.identifier)
+        for entry in reversed(incident.timeline):
+            if entry.runId and entry.runId.startswith(prefix):
+                round_, level = entry.runId.removeprefix(prefix).split(":")
+                return cls(incidentId=incident.identifier, policyId=policy_id, level=int(level), round=int(round_))
+        return cls(incidentId=incident.identifier, policyId=policy_id)
+
+
+def page_key(incident_id: str, position: Position) -> str:
+    """The runId of the timeline entry that records the page of `position`: one page per position, however
+    often a task or an execution runs."""
+    return f"{_page_prefix(incident_id)}{position.round}:{position.level}"
+
+
+def _page_prefix(incident_id: str) -> str:
+    return f"escalation:{incident_id}:"
 
 
 def parse_policy(document: Any, *, source: str) -> EscalationPolicy:

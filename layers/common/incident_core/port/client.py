@@ -13,7 +13,7 @@ static/apispec.yaml, copied to shared/vendor-specs/port-openapi.json) and Port's
   relations. `run_id` ties the change to an action run while the run is IN_PROGRESS.
 - Search (`POST /v1/blueprints/{bp}/entities/search`) pages with `limit` (1-1000) and `next` → `from`.
 - Rate limits exist but the spec documents no 429; answers carry `x-ratelimit-*` headers, where
-  `x-ratelimit-reset` is UTC epoch seconds (see `retry.py`).
+  `x-ratelimit-reset` is documented as UTC epoch seconds, and was as seconds to wait: `retry.py` reads both.
 - Errors are `{"ok": false, "error": <code>, "message": <text>}`; every answer carries `X-Trace-Id`, which
   is quoted in error messages for Port support.
 - Identifiers may contain `/` (and `:`, `+`, `=`), so they are percent-encoded as path segments.
@@ -33,14 +33,16 @@ from urllib.parse import quote
 
 import httpx
 
-from incident_core.errors import ConfigurationError, PortApiError
-from incident_core.retry import (
+from incident_core.errors import (
+    BulkUpsertError,
+    ConfigurationError,
+    EntityFailure,
+    MalformedRequest,
+    PortApiError,
     RetriesExhausted,
-    RetryPolicy,
-    is_retryable_status,
-    retry_report,
-    send_with_retries,
 )
+from incident_core.retry import RetryPolicy, is_retryable_status, retry_report, send_with_retries
+from incident_core.support.urls import is_path_segment
 
 DEFAULT_BASE_URL = "https://api.port.io"
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -51,28 +53,6 @@ SEARCH_PAGE_SIZE = 1000
 _LISTED_FAILURES = 10
 
 RunStatus = Literal["SUCCESS", "FAILURE"]
-
-
-@dataclass(frozen=True)
-class EntityFailure:
-    """One entity Port did not write: refused itself (`errors[]` of a bulk answer), or in a request that failed.
-
-    `retryable` is True when sending it again later may succeed: Port answered 429/5xx for it, or its whole
-    request failed (no answer, an outage, a refused token); False when Port refused the entity itself.
-    """
-
-    identifier: str
-    status_code: int
-    message: str
-    retryable: bool = False
-
-
-class BulkUpsertError(PortApiError):
-    """Port refused some entities of a bulk upsert; the others were written. `failures` names each one."""
-
-    def __init__(self, message: str, *, failures: Sequence[EntityFailure], retryable: bool) -> None:
-        super().__init__(message, status_code=207, retryable=retryable)
-        self.failures = tuple(failures)
 
 
 class PortClient:
@@ -478,6 +458,8 @@ def _bulk_error(blueprint: str, total: int, failures: list[EntityFailure]) -> Bu
 
 
 def _segment(value: str) -> str:
+    if not is_path_segment(value):
+        raise MalformedRequest("identifier", f"{value!r} cannot be an identifier in a URL path")
     return quote(value, safe="")
 
 

@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import BreakingChangeError, ConfigurationError, MissingDependencyError
 from incident_core.port.client import PortClient
 
 BUNDLE_SERVICE_BLUEPRINT = "service"
@@ -156,35 +156,8 @@ class Plan(BaseModel):
         )
         lines = [*(planned.describe() for planned in self.changes), counts]
         if self.breaking:
-            lines.append(BreakingChangeError(self.breaking).message)
+            lines.append(BreakingChangeError([(p.identifier, p.breaking) for p in self.breaking]).message)
         return "\n".join(lines)
-
-
-class MissingDependencyError(ConfigurationError):
-    """A resource refers to a blueprint that is neither in port/ nor in Port; nothing was written."""
-
-    def __init__(self, missing: Sequence[tuple[PortResource, ResourceRef]]) -> None:
-        reasons = "; ".join(f"{resource.source} refers to {ref}" for resource, ref in missing)
-        super().__init__(
-            f"Port has no blueprint these resources need: {reasons}. Create it in Port first, or, if your "
-            "services live in a blueprint with another identifier, pass it as the service blueprint."
-        )
-        self.missing = [ref for _resource, ref in missing]
-
-
-class BreakingChangeError(ConfigurationError):
-    """The plan would change blueprints in a way that breaks what Port holds; nothing was written."""
-
-    def __init__(self, changes: Sequence[PlannedChange]) -> None:
-        reasons = "; ".join(f"{change.identifier}: {', '.join(change.breaking)}" for change in changes)
-        names = ", ".join(repr(change.identifier) for change in changes)
-        super().__init__(
-            f"Refused: Port already has blueprint(s) {names}, and applying port/ would break them ({reasons}). "
-            "Nothing was changed. If that blueprint is not this bundle's (Port's incident pattern also uses "
-            "`incident`), give the bundle's its own identifier: the IncidentBlueprint parameter, or "
-            "--incident-blueprint for `port apply`. If it is, migrate it in Port first."
-        )
-        self.changes = list(changes)
 
 
 @dataclass(frozen=True)
@@ -480,7 +453,7 @@ def plan_resources(client: PortClient, resources: Sequence[PortResource]) -> Pla
         (resource, ref) for resource in resources for ref in sorted(dependencies[resource.ref] & absent, key=str)
     ]
     if missing:
-        raise MissingDependencyError(missing)
+        raise MissingDependencyError([(resource.source, ref) for resource, ref in missing])
     return Plan(changes=[_planned(client, ours[ref]) for ref in _dependency_order(resources, dependencies)])
 
 
@@ -490,7 +463,7 @@ def apply_plan(client: PortClient, plan: Plan) -> list[PlannedChange]:
     Raises `BreakingChangeError`, before writing anything, when the plan would break a blueprint in Port.
     """
     if plan.breaking:
-        raise BreakingChangeError(plan.breaking)
+        raise BreakingChangeError([(p.identifier, p.breaking) for p in plan.breaking])
     applied = []
     for planned in plan.changes:
         if planned.request_body is None:

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from incident_core.errors import MalformedRequest
-from incident_core.providers.http import ProviderApiError, VendorHttp
+from incident_core.errors import MalformedRequest, ProviderApiError
+from incident_core.providers.http import VendorHttp
 from incident_core.validation import first_problem
 
 

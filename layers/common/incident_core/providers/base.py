@@ -15,24 +15,12 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from incident_core.errors import ConfigurationError, IncidentCoreError
+from incident_core.errors import ConfigurationError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName
 from incident_core.providers.http import STEP_BUDGET_SECONDS, VendorHttp, default_error_message, vendor_client
 from incident_core.providers.lookups import Lookups
 from incident_core.validation import first_problem
-
-
-class Unsupported(IncidentCoreError):
-    """The provider has no such step; the run fails with this reason."""
-
-    http_status = 422
-
-
-class StepRefused(IncidentCoreError):
-    """The step is not allowed in the incident's current state (for example acknowledging a resolved one)."""
-
-    http_status = 409
 
 
 class EscalationRequest(BaseModel):

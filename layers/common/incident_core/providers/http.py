@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from incident_core.errors import UpstreamError
-from incident_core.retry import RetriesExhausted, RetryPolicy, is_retryable_status, retry_report, send_with_retries
+from incident_core.errors import MalformedRequest, ProviderApiError, RetriesExhausted
+from incident_core.retry import RetryPolicy, is_retryable_status, retry_report, send_with_retries
+from incident_core.support.urls import unsafe_segment
 
 REQUEST_READ_SECONDS = 10.0
 REQUEST_CONNECT_SECONDS = 3.0
@@ -46,10 +47,6 @@ LEAST_USEFUL_SECONDS = 1.0
 SEND_ONCE = RetryPolicy(max_attempts=1)
 
 Result = TypeVar("Result")
-
-
-class ProviderApiError(UpstreamError):
-    """The vendor refused the request (4xx: retrying will not help) or was unavailable (429/5xx)."""
 
 
 def default_error_message(response: httpx.Response) -> str:
@@ -121,6 +118,8 @@ class VendorHttp:
         once: bool = False,
     ) -> httpx.Response:
         """Send with retries (`once`: a single attempt, for writes that `guarded` repeats with care)."""
+        if unsafe_segment(path) is not None:  # an id of "." or ".." would address another resource
+            raise MalformedRequest("identifier", f"{path} has an empty, '.' or '..' segment: an id in it is not usable")
         left = self.remaining()
         if left < LEAST_USEFUL_SECONDS:
             raise self._out_of_time()

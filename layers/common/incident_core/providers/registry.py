@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from incident_core.errors import ConfigurationError
+from incident_core.errors import ConfigurationError, Unsupported
 from incident_core.models.incident import ProviderName
 from incident_core.models.page import Pager
-from incident_core.providers.base import InboundWebhook, IncidentProvider, Unsupported, VendorSetup
+from incident_core.providers.base import InboundWebhook, IncidentProvider, VendorSetup
 from incident_core.providers.firehydrant import adapter as firehydrant
 from incident_core.providers.firehydrant import webhook as firehydrant_webhook
 from incident_core.providers.incidentio import adapter as incidentio

@@ -26,12 +26,14 @@ from incident_core.errors import (
     MalformedRequest,
     NotFound,
     PayloadTooLarge,
+    StepRefused,
+    Unsupported,
     UpstreamError,
 )
 from incident_core.models.action import ActionRun, parse_action_run
 from incident_core.models.incident import Incident, LifecycleStep
 from incident_core.models.outbox import PendingRunReport
-from incident_core.providers.base import StepRefused, Unsupported
+from incident_core.retry import WaitBudget, waits_within
 from incident_core.store.incidents import IncidentStore, RunRecord
 from incident_core.store.outbox import OutboxStore
 from incident_core.support.time import format_utc
@@ -47,6 +49,8 @@ logger = Logger(child=True)
 SUCCESS, FAILURE = "SUCCESS", "FAILURE"
 REFUSALS = (StepRefused, Unsupported, NotFound, MalformedRequest, ConfigurationError)
 """Errors that no retry can fix: the run fails at once with their sentence."""
+STEP_WAIT_SECONDS = 40.0
+"""The most one step waits in total for rate limits and retries: it runs in one worker invocation (60 s)."""
 
 
 class RunReporter(Protocol):
@@ -227,7 +231,7 @@ class ActionRunner:
         if answered is None:
             self.ledger.start_run(run.runId, run.step.value, now=format_utc(self.lifecycle().clock()))
         try:
-            outcome = STEPS[run.step].take(self.lifecycle(), run)
+            outcome = self._run_step(run)
         except REFUSALS as refusal:
             self._finish(run, FAILURE, refusal.message, None)
             return
@@ -250,6 +254,16 @@ class ActionRunner:
         self.record_metrics(outcome, run.step)
         self._project(outcome.incident, outcome)
         self._report(run, outcome.logs, outcome.summary, link)
+
+    def _run_step(self, run: ActionRun) -> StepOutcome | Answer:
+        """The step itself; its waits for rate limits and retries are bounded and told in the run's log."""
+        waits = WaitBudget(STEP_WAIT_SECONDS)
+        try:
+            with waits_within(waits):
+                return STEPS[run.step].take(self.lifecycle(), run)
+        finally:
+            for line in waits.describe():
+                self.reporter().log(run.runId, line)
 
     def _report(self, run: ActionRun, logs: list[str], summary: str, link: str | None) -> None:
         for line in logs:

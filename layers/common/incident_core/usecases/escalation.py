@@ -3,7 +3,8 @@
 The state machine (statemachines/escalation.asl.json) carries a position in the incident's policy:
 notify that level → wait its delay → check → the next level, the next round, the fallback, or stop. Every
 task reads the incident's current state first, so a timer that fires after an acknowledgement pages nobody.
-One execution per incident, named after it: a retried start cannot page twice.
+Every page is recorded on the incident's timeline under its position, so no position is paged twice: not by a
+retried task, and not by a new execution that resumes a failed one (see `EscalationState.resuming`).
 """
 
 from __future__ import annotations
@@ -14,46 +15,30 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, IncidentGone, RotationNotStarted
 from incident_core.models.escalation import (
     FALLBACK_LEVEL,
     EscalationPolicy,
+    EscalationState,
     EscalationTarget,
     Position,
     TargetType,
+    page_key,
     parse_policy,
 )
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineEntry, TimelineKind
+from incident_core.models.oncall import Rotation
 from incident_core.models.page import Page, Pager
 from incident_core.store.incidents import IncidentStore
 from incident_core.support.time import format_utc
 from incident_core.usecases.catalog import EntityDirectory
-from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
+from incident_core.usecases.oncall import on_call
 
 logger = Logger(child=True)
 
 POLICY_BLUEPRINT = "escalationPolicy"
 ROTATION_BLUEPRINT = "onCallRotation"
-
-
-class EscalationState(BaseModel):
-    """The state machine's data between states."""
-
-    model_config = ConfigDict(frozen=True)
-
-    incidentId: str
-    policyId: str
-    level: int = 0
-    round: int = 0
-    stop: bool = False
-    waitSeconds: int = 0
-    reason: str = ""
-
-    @property
-    def position(self) -> Position:
-        return Position(level=self.level, round=self.round)
 
 
 def load_policy(directory: EntityDirectory, identifier: str) -> EscalationPolicy:
@@ -113,11 +98,12 @@ class EscalationTasks:
     def _incident(self, state: EscalationState) -> Incident:
         incident = self.incidents.get(state.incidentId)
         if incident is None:
-            raise NotFound(f"incident {state.incidentId} does not exist")
+            raise IncidentGone(f"incident {state.incidentId} does not exist")
         return incident
 
     def notify(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Page the current position's targets (once, even when the task is retried); say how long to wait."""
+        """Page the current position's targets (once, even when the task is retried); say how long to wait:
+        the position's delay, or what is left of it when the page went out before (a retry, a resumed run)."""
         state = EscalationState.model_validate(event)
         incident = self._incident(state)
         if reason := _why_stop(incident):
@@ -125,12 +111,17 @@ class EscalationTasks:
         directory = self.directory()
         policy = load_policy(directory, state.policyId)
         position = state.position
-        entry_key = f"escalation:{incident.identifier}:{position.round}:{position.level}"
-        if not any(entry.runId == entry_key for entry in incident.timeline):
+        entry_key = page_key(incident.identifier, position)
+        paged = next((entry for entry in incident.timeline if entry.runId == entry_key), None)
+        wait = policy.delay_at(position)
+        if paged is None:
             recipients = recipients_of(policy.targets_at(position), directory, self.clock())
             self._page(incident, policy, position, recipients)
             self._record(incident, policy, position, recipients, entry_key)
-        return state.model_copy(update={"waitSeconds": policy.delay_at(position), "stop": False}).model_dump()
+        else:
+            waited = (self.clock() - datetime.fromisoformat(paged.at)).total_seconds()
+            wait = max(0, wait - int(waited))
+        return state.model_copy(update={"waitSeconds": wait, "stop": False}).model_dump()
 
     def check(self, event: dict[str, Any]) -> dict[str, Any]:
         """After the wait: stop if someone acknowledged (or resolved), else move to the next position."""
@@ -189,24 +180,26 @@ def _label(position: Position) -> str:
 
 
 class EscalationControl(Protocol):
-    def start(self, incident: Incident, policy_id: str) -> bool: ...
+    def start(self, incident: Incident, policy_id: str) -> bool:
+        """Start (or resume, after a failed execution) the incident's escalation; False when one is running or
+        when its last execution ended on purpose (acknowledged, resolved, the policy exhausted)."""
+        ...
 
     def stop(self, incident: Incident, reason: str) -> None: ...
 
     def running(self) -> set[str]:
-        """Names (incident identifiers) of the escalations running now."""
+        """Identifiers of the incidents whose escalation is running now."""
         ...
 
 
 def reconcile_escalations(control: EscalationControl, incidents: Sequence[Incident]) -> dict[str, list[str]]:
     """Make running escalations match incidents: stop those whose incident was acknowledged or resolved
-    (a lost StopExecution), start those of triggered native incidents with a policy (a lost start)."""
+    (a lost StopExecution); start those of triggered native incidents with a policy that are not running (a
+    lost start, or an execution that failed: `start` resumes it, and leaves an escalation that ended alone)."""
     running = control.running()
-    by_name = {incident.identifier[:80]: incident for incident in incidents}
     stopped = []
-    for name in sorted(running):
-        incident = by_name.get(name)
-        if incident is not None and (reason := _why_stop(incident)):
+    for incident in incidents:
+        if incident.identifier in running and (reason := _why_stop(incident)):
             control.stop(incident, f"reconciled: {reason}")
             stopped.append(incident.identifier)
     started = [
@@ -215,41 +208,7 @@ def reconcile_escalations(control: EscalationControl, incidents: Sequence[Incide
         if incident.status is IncidentStatus.TRIGGERED
         and incident.escalationPolicy
         and incident.provider is ProviderName.NATIVE
-        and incident.identifier[:80] not in running
+        and incident.identifier not in running
         and control.start(incident, incident.escalationPolicy)
     ]
-    return {"stopped": stopped, "started": started}
-
-
-class StepFunctionsEscalations:
-    """Starts and stops the escalation state machine; the execution is named after the incident."""
-
-    def __init__(self, sfn: Any, state_machine_arn: str) -> None:
-        self._sfn = sfn
-        self._arn = state_machine_arn
-
-    def start(self, incident: Incident, policy_id: str) -> bool:
-        """Start the escalation; False when an execution by the incident's name already ran.
-
-        A second start while it runs (same name, same input) is answered by Step Functions with the running
-        execution, so a retried trigger never starts a second one and nobody is paged twice.
-        """
-        state = EscalationState(incidentId=incident.identifier, policyId=policy_id)
-        try:
-            self._sfn.start_execution(
-                stateMachineArn=self._arn, name=incident.identifier[:80], input=state.model_dump_json()
-            )
-        except self._sfn.exceptions.ExecutionAlreadyExists:
-            return False
-        return True
-
-    def running(self) -> set[str]:
-        pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=self._arn, statusFilter="RUNNING")
-        return {execution["name"] for page in pages for execution in page["executions"]}
-
-    def stop(self, incident: Incident, reason: str) -> None:
-        execution = f"{self._arn.replace(':stateMachine:', ':execution:')}:{incident.identifier[:80]}"
-        try:
-            self._sfn.stop_execution(executionArn=execution, cause=reason[:256])
-        except self._sfn.exceptions.ExecutionDoesNotExist:
-            return  # never started (no policy), or already over
+    return {"stopped": sorted(stopped), "started": started}

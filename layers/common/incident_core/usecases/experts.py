@@ -44,9 +44,10 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from incident_core.models.incident import Incident, TimelineKind
+from incident_core.models.person import Person
 
 SKILL_POINTS = 5
 TEAM_POINTS = 2
@@ -58,20 +59,6 @@ HISTORY_CAP = 5
 ON_CALL_POINTS = 2
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-
-
-class Person(BaseModel):
-    """Someone who can be asked for help, as the people blueprint in Port describes them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    identifier: str
-    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str
-    skills: list[str] = Field(default_factory=list)
-    teams: list[str] = Field(default_factory=list)
-    ownedServices: list[str] = Field(default_factory=list)
-    available: bool = True
 
 
 class ExpertQuery(BaseModel):

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from incident_core.config import Settings
-from incident_core.errors import NotFound
+from incident_core.errors import NotFound, StepRefused
 from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, ProviderName, TimelineEntry, TimelineKind
 from incident_core.models.page import Pager
-from incident_core.providers.base import IncidentProvider, StepRefused
+from incident_core.providers.base import IncidentProvider
 from incident_core.store.alerts import AlertStore
 from incident_core.store.incidents import IncidentStore
 from incident_core.support.time import format_utc

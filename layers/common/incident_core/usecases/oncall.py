@@ -21,102 +21,23 @@ Time rules, chosen so that people's calendars stay right:
 - Overrides are half-open too (`start` <= instant < `end`); when several cover an instant, the one that starts
   latest wins (on equal starts, the one listed last), so a short swap inside a long cover takes precedence.
 
+The rotation itself (members, handoff, overrides) is a model in `incident_core.models.oncall`.
+
 Pure: `zoneinfo` needs the IANA time zone database, from the system or the `tzdata` package.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, date, datetime, timedelta
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from incident_core.providers.context import is_email
-
-_HANDOFF_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def _email(value: str) -> str:
-    """A light check, enough to catch a name or an empty cell pasted where an email belongs."""
-    value = value.strip()
-    if not is_email(value):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
-Email = Annotated[str, AfterValidator(_email)]
-
-
-class Override(BaseModel):
-    """`user` is on call instead of the rotation from `start` (included) to `end` (excluded)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    user: Email
-    start: AwareDatetime
-    end: AwareDatetime
-
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> Override:
-        if self.end <= self.start:
-            raise ValueError(f"override for {self.user} must end after it starts")
-        return self
-
-    def covers(self, at: datetime) -> bool:
-        """Whether the instant `at` falls in [start, end); compared in UTC (see `_utc`)."""
-        return _utc(self.start) <= _utc(at) < _utc(self.end)
-
-
-class Rotation(BaseModel):
-    """Members take turns of `rotationDays` days, handing off at `handoff` local time in `timeZone`.
-
-    `start` is the local date of the first member's first day: their turn begins at `handoff` on that date.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    members: list[Email] = Field(min_length=1)
-    handoff: time
-    rotationDays: int = Field(ge=1)
-    start: date
-    timeZone: str
-    overrides: list[Override] = Field(default_factory=list)
-
-    @field_validator("handoff", mode="before")
-    @classmethod
-    def _wall_clock_time(cls, value: Any) -> time:
-        """Accept HH:MM on a 24-hour clock only: a zone or offset here would contradict `timeZone`."""
-        if isinstance(value, time) and value.tzinfo is None:
-            return value
-        match = _HANDOFF_PATTERN.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise ValueError(f"handoff must be a local wall-clock time HH:MM like 09:00, not {value!r}")
-        return time(int(match[1]), int(match[2]))
-
-    @field_validator("timeZone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name like Europe/Berlin") from None
-        return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timeZone)
-
-
-class RotationNotStarted(ValueError):
-    """Asked who is on call before the rotation's first handoff, with no override covering that instant."""
+from incident_core.errors import RotationNotStarted
+from incident_core.models.oncall import Rotation, as_utc
 
 
 def on_call(rotation: Rotation, at: datetime) -> str:
     """The email of who is on call at the aware instant `at`: a covering override, else the rotation's member."""
-    at = _utc(at)
-    covering = [(_utc(o.start), index) for index, o in enumerate(rotation.overrides) if o.covers(at)]
+    at = as_utc(at)
+    covering = [(as_utc(o.start), index) for index, o in enumerate(rotation.overrides) if o.covers(at)]
     if covering:
         _, winner = max(covering)
         return rotation.overrides[winner].user
@@ -136,16 +57,9 @@ def next_handoff(rotation: Rotation, at: datetime) -> datetime:
     `fold`; cross-zone equality is always false in the repeated hour); `.astimezone(rotation.zone)` gives the
     local wall-clock time. Overrides do not move handoffs: they cover people, the rotation keeps its schedule.
     """
-    at = _utc(at)
+    at = as_utc(at)
     period = max(_period_index(rotation, at) + 1, 0)
     return _handoff_instant(rotation, _period_start_date(rotation, period))
-
-
-def _utc(at: datetime) -> datetime:
-    """`at` in UTC, where comparisons are plain; a naive datetime is refused rather than guessed."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"{at.isoformat()} has no time zone: pass an aware datetime")
-    return at.astimezone(UTC)
 
 
 def _period_start_date(rotation: Rotation, period: int) -> date:

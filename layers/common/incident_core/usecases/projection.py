@@ -28,11 +28,10 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from incident_core.errors import UpstreamError
+from incident_core.errors import EntityFailure, UpstreamError
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident
 from incident_core.models.outbox import OutboxState, PendingEntity
-from incident_core.port.client import EntityFailure
 from incident_core.port.resources import BUNDLE_INCIDENT_BLUEPRINT
 from incident_core.port.schema import BlueprintSchema, bundle_blueprint
 from incident_core.store.outbox import OutboxStore

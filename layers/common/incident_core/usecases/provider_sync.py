@@ -15,8 +15,9 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from incident_core.auth.keys import usable_secret
 from incident_core.bounds import check_body_size, check_identifier, parse_json
-from incident_core.errors import NotFound
+from incident_core.errors import NotFound, StepRefused
 from incident_core.models.action import ActionRun
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName
@@ -26,7 +27,6 @@ from incident_core.providers.base import (
     ProviderResult,
     ProviderState,
     SettlesEvents,
-    StepRefused,
 )
 from incident_core.providers.registry import WEBHOOKS
 from incident_core.usecases.incident_toolkit import LifecycleContext, StepOutcome
@@ -159,7 +159,7 @@ def receive_provider_webhook(
     if receiver is None:
         raise NotFound(f"{provider.value} sends no webhooks to this bundle")
     check_body_size(body, max_body_bytes)
-    receiver.verify(headers, body, secret(), now=now)
+    receiver.verify(headers, body, usable_secret(secret(), f"{provider.value} webhook"), now=now)
     events = receiver.events(parse_json(body))
     for event in events:
         check_identifier(event.externalId, f"the {provider.value} incident id")

@@ -24,12 +24,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident_core.errors import RotationNotStarted, StepRefused
 from incident_core.models.action import ActionRun, FindExpertInputs
 from incident_core.models.incident import Incident, ProviderName, TimelineKind
+from incident_core.models.oncall import Rotation
 from incident_core.models.page import Page
-from incident_core.providers.base import StepRefused
+from incident_core.models.person import Person
 from incident_core.usecases.escalation import ROTATION_BLUEPRINT
-from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, Person, rank_experts
+from incident_core.usecases.experts import ExpertCandidate, ExpertQuery, rank_experts
 from incident_core.usecases.incident_toolkit import (
     Answer,
     LifecycleContext,
@@ -38,7 +40,7 @@ from incident_core.usecases.incident_toolkit import (
     record,
     require_open,
 )
-from incident_core.usecases.oncall import Rotation, RotationNotStarted, on_call
+from incident_core.usecases.oncall import on_call
 
 RESPONDER_BLUEPRINT = "responder"
 SUMMARY_SIZE = 3

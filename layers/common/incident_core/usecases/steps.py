@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic
 
-from incident_core.errors import NotFound
+from incident_core.errors import NotFound, StepRefused, Unsupported
 from incident_core.models.action import (
     AcknowledgeInputs,
     ActionRun,
@@ -30,7 +30,7 @@ from incident_core.models.action import (
 from incident_core.models.alert import AlertStatus, Severity, dedup_key
 from incident_core.models.alert_record import AlertRecord, StatusChange
 from incident_core.models.incident import Incident, IncidentStatus, LifecycleStep, ProviderName, TimelineKind
-from incident_core.providers.base import EscalationRequest, ProviderResult, StepRefused, Unsupported
+from incident_core.providers.base import EscalationRequest, ProviderResult
 from incident_core.usecases.correlation import open_or_attach
 from incident_core.usecases.impact import impacted_services
 from incident_core.usecases.incident_toolkit import (

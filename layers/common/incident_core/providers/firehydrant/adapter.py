@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from incident_core.errors import ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
@@ -18,8 +19,6 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     VendorSetup,
     parse_credentials,
 )
@@ -33,12 +32,7 @@ from incident_core.providers.firehydrant.models import (
     IncidentsPage,
 )
 from incident_core.providers.firehydrant.vocabulary import Vocabulary
-from incident_core.providers.http import (
-    WEBHOOK_BUDGET_SECONDS,
-    ProviderApiError,
-    VendorHttp,
-    default_error_message,
-)
+from incident_core.providers.http import WEBHOOK_BUDGET_SECONDS, VendorHttp, default_error_message
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import marked, write_mark
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from incident_core.errors import NotFound
+from incident_core.errors import NotFound, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
@@ -18,13 +18,11 @@ from incident_core.providers.base import (
     EscalationRequest,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     VendorSetup,
     parse_credentials,
 )
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
+from incident_core.providers.http import VendorHttp, default_error_message
 from incident_core.providers.incidentio.credentials import VENDOR, Credentials
 from incident_core.providers.incidentio.models import (
     ACCEPTED_FROM,

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError
 from incident_core.models.alert import Severity
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import fetch
-from incident_core.providers.http import ProviderApiError, VendorHttp
+from incident_core.providers.http import VendorHttp
 from incident_core.providers.incidentio.credentials import Credentials
 from incident_core.providers.incidentio.models import (
     RESOLVED_CATEGORIES,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from incident_core.auth.keys import usable_secret
 from incident_core.errors import AuthenticationError, MalformedRequest
 from incident_core.models.incident import IncidentStatus
 from incident_core.providers.answers import read_payload
@@ -97,7 +98,7 @@ def _svix_header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _signing_key(secret: str) -> bytes:
-    encoded = secret.strip().removeprefix(SECRET_PREFIX)
+    encoded = usable_secret(secret, "incident.io webhook", prefix=SECRET_PREFIX)
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -7,10 +7,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
+from incident_core.errors import StepRefused, Unsupported
 from incident_core.models.alert import Severity
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, ProviderName, TimelineKind
@@ -20,8 +22,6 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     VendorSetup,
     parse_credentials,
 )
@@ -59,6 +59,11 @@ SEARCH_SETTLE_PAUSES = (1.0, 2.0, 4.0)
 """Jira's search lags new issues by seconds: after a create whose answer was lost, it is asked again after
 each of these pauses before the create is sent again."""
 COMMENTS_READ = 100
+
+
+def _issue_path(key: str, *rest: str) -> str:
+    """An issue's path: the key (from Jira's answers or the incident) is one quoted segment."""
+    return "/".join([f"{API}/issue", quote(key, safe=""), *rest])
 
 
 def jira_error_message(response: httpx.Response) -> str:
@@ -151,7 +156,7 @@ class JiraProvider:
     def reassign(self, incident: Incident, assignee: str, by: str) -> ProviderResult:
         key = self._key(incident, "reassigned")
         account_id = self.accounts.account_of(assignee)
-        self.http.request("PUT", f"{API}/issue/{key}/assignee", json_body={"accountId": account_id})
+        self.http.request("PUT", _issue_path(key, "assignee"), json_body={"accountId": account_id})
         return ProviderResult(message=f"Assigned {key} to {assignee}", assignee=assignee)
 
     def associate_services(self, incident: Incident, services: Sequence[str], by: str) -> ProviderResult:
@@ -165,7 +170,7 @@ class JiraProvider:
         else:
             update = {"labels": [{"add": label(SERVICE_LABEL_PREFIX, service)} for service in services]}
             where = "labels"
-        self.http.request("PUT", f"{API}/issue/{key}", json_body={"update": update})
+        self.http.request("PUT", _issue_path(key), json_body={"update": update})
         return ProviderResult(message=f"Added {', '.join(services)} to the {where} of {key}")
 
     def escalate(self, incident: Incident, request: EscalationRequest, by: str) -> ProviderResult:
@@ -177,11 +182,11 @@ class JiraProvider:
         # Jira has no levels: the level is Port's, and the priority follows from it, so a repeat sets the same.
         level = request.level or incident.escalationLevel + 1
         priority = self._priority_at(incident.severity, level)
-        self.http.request("PUT", f"{API}/issue/{key}", json_body={"fields": {"priority": {"name": priority}}})
+        self.http.request("PUT", _issue_path(key), json_body={"fields": {"priority": {"name": priority}}})
         done = [f"priority {priority}"]
         if request.user:
             account_id = self.accounts.account_of(request.user)
-            self.http.request("PUT", f"{API}/issue/{key}/assignee", json_body={"accountId": account_id})
+            self.http.request("PUT", _issue_path(key, "assignee"), json_body={"accountId": account_id})
             done.append(f"assigned to {request.user}")
         summary = f"Escalated {key} to level {level}: {', '.join(done)}"
         self._comment(key, f"{summary} (by {by})", "", write_mark(incident, TimelineKind.ESCALATED))
@@ -201,7 +206,7 @@ class JiraProvider:
 
     def get(self, incident: Incident) -> ProviderState:
         key = self._key(incident, "read")
-        issue = fetch(self.http, Issue, "GET", f"{API}/issue/{key}", params={"fields": "status,assignee"})
+        issue = fetch(self.http, Issue, "GET", _issue_path(key), params={"fields": "status,assignee"})
         fields = issue.fields
         # A status Jira does not categorize (or hides) tells us nothing: keep what we know.
         status = STATUS_OF_CATEGORY.get(str(fields.status.category if fields.status else None), incident.status)
@@ -221,7 +226,7 @@ class JiraProvider:
     # Helpers
 
     def _url(self, key: str) -> str:
-        return f"{self.credentials.siteUrl}/browse/{key}"
+        return f"{self.credentials.siteUrl}/browse/{quote(key, safe='')}"
 
     def _key(self, incident: Incident, doing: str) -> str:
         if not incident.externalId:
@@ -253,7 +258,7 @@ class JiraProvider:
 
         def landed() -> bool | None:
             params = {"maxResults": COMMENTS_READ, "orderBy": "-created"}
-            listed = fetch(self.http, Comments, "GET", f"{API}/issue/{key}/comment", params=params)
+            listed = fetch(self.http, Comments, "GET", _issue_path(key, "comment"), params=params)
             return True if any(carries(adf_text(comment.body), mark) for comment in listed.comments) else None
 
         if landed():
@@ -261,7 +266,7 @@ class JiraProvider:
         body = {"body": comment_body(first_line, f"{details}\n{mark}" if details else mark)}
 
         def send() -> bool:
-            self.http.request("POST", f"{API}/issue/{key}/comment", json_body=body, once=True)
+            self.http.request("POST", _issue_path(key, "comment"), json_body=body, once=True)
             return True
 
         return self.http.guarded(send, landed)
@@ -302,14 +307,14 @@ class JiraProvider:
         the issue's status says whether it moved."""
 
         def arrived() -> str | None:
-            status = fetch(self.http, Issue, "GET", f"{API}/issue/{key}", params={"fields": "status"}).fields.status
+            status = fetch(self.http, Issue, "GET", _issue_path(key), params={"fields": "status"}).fields.status
             return status.name or category if status is not None and status.category == category else None
 
         already = arrived()
         if already is not None:
             return f"{key} is already {already} in Jira"
         params = {"expand": "transitions.fields"}
-        listing = fetch(self.http, Transitions, "GET", f"{API}/issue/{key}/transitions", params=params)
+        listing = fetch(self.http, Transitions, "GET", _issue_path(key, "transitions"), params=params)
         offered = [t for t in listing.transitions if t.id and t.isAvailable is not False]
         chosen = _matching_transition(offered, wanted)
         if chosen is None or chosen.id is None:
@@ -325,7 +330,7 @@ class JiraProvider:
         moved = f"Moved {key} to {target} (transition '{chosen.name}')"
 
         def send() -> str:
-            self.http.request("POST", f"{API}/issue/{key}/transitions", json_body=body, once=True)
+            self.http.request("POST", _issue_path(key, "transitions"), json_body=body, once=True)
             return moved
 
         return self.http.guarded(send, lambda: moved if arrived() else None)

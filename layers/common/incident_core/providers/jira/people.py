@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError, StepRefused
 from incident_core.providers.answers import fetch
-from incident_core.providers.base import StepRefused
-from incident_core.providers.http import ProviderApiError, VendorHttp
+from incident_core.providers.http import VendorHttp
 from incident_core.providers.jira.credentials import API, Credentials
 from incident_core.providers.jira.models import Priorities, User, Users
 from incident_core.providers.lookups import Lookups

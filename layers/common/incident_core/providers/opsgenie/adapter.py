@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from incident_core.errors import NotFound
+from incident_core.errors import NotFound, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
@@ -19,12 +19,10 @@ from incident_core.providers.base import (
     EscalationRequest,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     VendorSetup,
     parse_credentials,
 )
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
+from incident_core.providers.http import VendorHttp, default_error_message
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import carries, marked, write_mark
 from incident_core.providers.opsgenie.credentials import VENDOR, Credentials

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from incident_core.errors import ProviderApiError, StepRefused
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.answers import fetch
@@ -19,17 +20,11 @@ from incident_core.providers.base import (
     ProviderEvent,
     ProviderResult,
     ProviderState,
-    StepRefused,
     VendorSetup,
     parse_credentials,
 )
 from incident_core.providers.context import incident_context, is_email
-from incident_core.providers.http import (
-    WEBHOOK_BUDGET_SECONDS,
-    ProviderApiError,
-    VendorHttp,
-    default_error_message,
-)
+from incident_core.providers.http import WEBHOOK_BUDGET_SECONDS, VendorHttp, default_error_message
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import carries, marked, write_mark
 from incident_core.providers.pagerduty.credentials import VENDOR, Credentials, rest_headers

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError, StepRefused
 from incident_core.models.alert import Severity
 from incident_core.providers.answers import fetch
-from incident_core.providers.base import StepRefused
 from incident_core.providers.context import is_email
-from incident_core.providers.http import ProviderApiError, VendorHttp
+from incident_core.providers.http import VendorHttp
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.pagerduty.credentials import Credentials
 from incident_core.providers.pagerduty.models import (

@@ -7,24 +7,23 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from incident_core.errors import ConfigurationError, NotFound
+from incident_core.errors import ConfigurationError, NotFound, ProviderApiError, StepRefused, Unsupported
 from incident_core.models.alert_record import AlertRecord
 from incident_core.models.incident import Incident, IncidentStatus, ProviderName, TimelineKind
 from incident_core.providers.base import (
     EscalationRequest,
     ProviderResult,
     ProviderState,
-    StepRefused,
-    Unsupported,
     VendorSetup,
     parse_credentials,
 )
 from incident_core.providers.context import incident_context
-from incident_core.providers.http import ProviderApiError, VendorHttp, default_error_message
+from incident_core.providers.http import VendorHttp, default_error_message
 from incident_core.providers.lookups import Lookups
 from incident_core.providers.marks import marked, write_mark
 from incident_core.providers.servicenow.auth import ServiceNowOAuth
@@ -251,7 +250,8 @@ class ServiceNowProvider:
 
     def _read_record(self, sys_id: str, fields: str) -> Record:
         return _read(
-            RecordAnswer, self.http.json("GET", f"{INCIDENT_TABLE}/{sys_id}", params={"sysparm_fields": fields})
+            RecordAnswer,
+            self.http.json("GET", f"{INCIDENT_TABLE}/{quote(sys_id, safe='')}", params={"sysparm_fields": fields}),
         ).result
 
     def _open_record(self, key: str) -> Record | None:
@@ -288,7 +288,10 @@ class ServiceNowProvider:
     def _update(self, sys_id: str, fields: Mapping[str, str]) -> None:
         """Set fields (safe to repeat); work notes go through `_work_note`, since a journal entry is not."""
         self.http.request(
-            "PATCH", f"{INCIDENT_TABLE}/{sys_id}", json_body=dict(fields), headers={"X-no-response-body": "true"}
+            "PATCH",
+            f"{INCIDENT_TABLE}/{quote(sys_id, safe='')}",
+            json_body=dict(fields),
+            headers={"X-no-response-body": "true"},
         )
 
     def _work_note(self, sys_id: str, text: str, mark: str) -> bool:
@@ -298,7 +301,7 @@ class ServiceNowProvider:
 
         def send() -> bool:
             body = {"work_notes": marked(text, mark)}
-            path = f"{INCIDENT_TABLE}/{sys_id}"
+            path = f"{INCIDENT_TABLE}/{quote(sys_id, safe='')}"
             self.http.request("PATCH", path, json_body=body, headers={"X-no-response-body": "true"}, once=True)
             return True
 
